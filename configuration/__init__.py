@@ -1,0 +1,3 @@
+from .configuration_seedformer import SeedformerConfig
+
+__all__ = ["SeedformerConfig"]

@@ -1,0 +1,222 @@
+"""Seedformer configuration: one dataclass for the encoder and the optional decoder.
+
+Field names follow BERT (`hidden_size`, `num_hidden_layers`, ...) wherever the concept exists, and BART for the
+decoder sizes (`decoder_layers`, ...), because transformers 5 sizes its generation caches from those names.
+
+Invalid values raise at construction (and again on `save_pretrained`). Like every transformers 5 config, the
+error type is `huggingface_hub.errors.StrictDataclassError` (re-exported as `seedformer.ConfigValidationError`);
+its `__cause__` is a `ValueError` whose message names the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+POSITION_EMBEDDING_TYPES = ("absolute", "sinusoidal", "rope")
+NORM_POSITIONS = ("post", "pre")
+NORM_TYPES = ("layer_norm", "rms_norm")
+# Gated activations double the width of the first feed-forward projection (GLU variants).
+GATED_ACTIVATIONS = {"geglu": "gelu", "swiglu": "silu"}
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", *GATED_ACTIVATIONS)
+
+
+@strict
+class SeedformerConfig(PreTrainedConfig):
+    r"""Configuration of a Seedformer encoder (and optional decoder).
+
+    The defaults are BERT-base, and a BERT checkpoint converted with `seedformer.convert_bert_checkpoint` reproduces
+    BERT's numbers. Two named starting points:
+
+    - `SeedformerConfig.bert_like(**overrides)`: post-norm, learned absolute positions, GELU, biases (the default).
+    - `SeedformerConfig.modern(**overrides)`: pre-norm, rotary positions, gated (GeGLU) feed-forward, no biases,
+      RMSNorm, as in ModernBERT / LLaMA-style encoders.
+
+    Switches beyond BERT's fields:
+        position_embedding_type: `"absolute"` (learned), `"sinusoidal"` (fixed) or `"rope"` (rotary, `rope_theta`).
+        norm_position: `"post"` (BERT: norm after each residual add) or `"pre"` (norm before each sub-block and a
+            final norm after the last layer).
+        norm_type: `"layer_norm"` or `"rms_norm"`.
+        hidden_act: `gelu`, `gelu_new`, `gelu_pytorch_tanh`, `relu`, `silu`, or the gated `geglu` / `swiglu`.
+        attention_bias / mlp_bias / norm_bias: biases of the attention projections, feed-forward projections, norms.
+        sparse_prediction: the masked-LM heads run their transform and vocabulary projection only on positions
+            whose label is not -100 (pretraining speed; logits are then returned for those positions only).
+        is_encoder_decoder: add a decoder (`decoder_layers`, `decoder_attention_heads`, `decoder_ffn_dim`; each
+            defaults to the encoder's value) for sequence-to-sequence generation.
+        position_offset / scale_embedding: BART compatibility (learned positions start at index 2; embeddings are
+            multiplied by sqrt(hidden_size)).
+    """
+
+    model_type: ClassVar[str] = "seedformer"
+    keys_to_ignore_at_inference: ClassVar[list[str]] = ["past_key_values"]
+    base_model_tp_plan: ClassVar[dict[str, str]] = {
+        "layers.*.attention.qkv": "colwise",
+        "layers.*.attention.out_proj": "rowwise",
+        "layers.*.feed_forward.up_proj": "colwise",
+        "layers.*.feed_forward.down_proj": "rowwise",
+    }
+
+    # --- BERT fields -------------------------------------------------------------------------------------------
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float | int = 0.1
+    attention_probs_dropout_prob: float | int = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    classifier_dropout: float | int | None = None
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    tie_word_embeddings: bool = True
+
+    # --- architecture switches ---------------------------------------------------------------------------------
+    position_embedding_type: str = "absolute"
+    rope_theta: float | int = 10000.0
+    norm_position: str = "post"
+    norm_type: str = "layer_norm"
+    attention_bias: bool = True
+    mlp_bias: bool = True
+    norm_bias: bool = True
+    sparse_prediction: bool = False
+
+    # --- optional decoder (BART names) -------------------------------------------------------------------------
+    is_encoder_decoder: bool = False
+    decoder_layers: int | None = None
+    decoder_attention_heads: int | None = None
+    decoder_ffn_dim: int | None = None
+    decoder_start_token_id: int | None = None
+    use_cache: bool = True
+    position_offset: int = 0
+    scale_embedding: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.decoder_layers is None:
+            self.decoder_layers = self.num_hidden_layers
+        if self.decoder_attention_heads is None:
+            self.decoder_attention_heads = self.num_attention_heads
+        if self.decoder_ffn_dim is None:
+            self.decoder_ffn_dim = self.intermediate_size
+        super().__post_init__(**kwargs)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Presets
+    # ------------------------------------------------------------------------------------------------------------
+    @classmethod
+    def bert_like(cls, **overrides) -> SeedformerConfig:
+        """BERT-compatible: post-norm LayerNorm, learned absolute positions, GELU, biases everywhere."""
+        defaults = dict(
+            position_embedding_type="absolute",
+            norm_position="post",
+            norm_type="layer_norm",
+            hidden_act="gelu",
+            attention_bias=True,
+            mlp_bias=True,
+            norm_bias=True,
+            layer_norm_eps=1e-12,
+        )
+        return cls(**{**defaults, **overrides})
+
+    @classmethod
+    def modern(cls, **overrides) -> SeedformerConfig:
+        """Modern encoder: pre-norm RMSNorm, rotary positions, GeGLU feed-forward, no biases, sparse MLM head."""
+        defaults = dict(
+            position_embedding_type="rope",
+            norm_position="pre",
+            norm_type="rms_norm",
+            hidden_act="geglu",
+            attention_bias=False,
+            mlp_bias=False,
+            norm_bias=False,
+            layer_norm_eps=1e-6,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            max_position_embeddings=8192,
+            sparse_prediction=True,
+        )
+        return cls(**{**defaults, **overrides})
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Derived values
+    # ------------------------------------------------------------------------------------------------------------
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def is_gated_act(self) -> bool:
+        return self.hidden_act in GATED_ACTIVATIONS
+
+    @property
+    def base_act(self) -> str:
+        """The element-wise activation (the gate's, for GLU variants); also used by the MLM head transform."""
+        return GATED_ACTIVATIONS.get(self.hidden_act, self.hidden_act)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Validation (run by @strict at construction and by save_pretrained)
+    # ------------------------------------------------------------------------------------------------------------
+    def validate_sizes(self):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "decoder_layers",
+            "decoder_attention_heads",
+            "decoder_ffn_dim",
+        ):
+            value = getattr(self, name)
+            if value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer, got {value}.")
+        if self.type_vocab_size < 0:
+            raise ValueError(f"`type_vocab_size` must be >= 0 (0 disables segment embeddings), got {self.type_vocab_size}.")
+        for name, heads in (("num_attention_heads", self.num_attention_heads), ("decoder_attention_heads", self.decoder_attention_heads)):
+            if self.hidden_size % heads != 0:
+                raise ValueError(
+                    f"`hidden_size` ({self.hidden_size}) must be divisible by `{name}` ({heads})."
+                )
+        if self.position_embedding_type == "rope" and self.head_dim % 2:
+            raise ValueError(f"rotary positions need an even head dimension; hidden_size/num_attention_heads = {self.head_dim}.")
+        if self.layer_norm_eps <= 0:
+            raise ValueError(f"`layer_norm_eps` must be > 0, got {self.layer_norm_eps}.")
+        if self.initializer_range < 0:
+            raise ValueError(f"`initializer_range` must be >= 0, got {self.initializer_range}.")
+        if self.rope_theta <= 0:
+            raise ValueError(f"`rope_theta` must be > 0, got {self.rope_theta}.")
+        if self.position_offset < 0:
+            raise ValueError(f"`position_offset` must be >= 0, got {self.position_offset}.")
+
+    def validate_choices(self):
+        for name, allowed in (
+            ("position_embedding_type", POSITION_EMBEDDING_TYPES),
+            ("norm_position", NORM_POSITIONS),
+            ("norm_type", NORM_TYPES),
+            ("hidden_act", ACTIVATIONS),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+
+    def validate_dropouts(self):
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                raise ValueError(f"`{name}` must be in [0, 1), got {value}.")
+
+    def validate_special_tokens(self):
+        for name in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < self.vocab_size:
+                raise ValueError(f"`{name}` ({value}) must be in [0, vocab_size={self.vocab_size}).")
+
+
+__all__ = ["SeedformerConfig"]

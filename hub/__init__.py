@@ -1,0 +1,1 @@
+"""Sharing on the Hub: self-contained remote-code export, model cards, push."""

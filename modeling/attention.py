@@ -1,0 +1,138 @@
+"""Multi-head attention: self-attention (bidirectional or causal, with KV cache) and cross-attention.
+
+Every kernel call goes through transformers' attention interface (`ALL_ATTENTION_FUNCTIONS`), so
+`attn_implementation="eager" | "sdpa" | "flex_attention" | "flash_attention_2"` all select the same module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache, EncoderDecoderCache
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """q (B, H, Lq, D), k/v (B, H, Lk, D), additive mask broadcastable to (B, H, Lq, Lk) -> (B, Lq, H, D), weights."""
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:
+            attention_mask = torch.where(attention_mask, 0.0, torch.finfo(weights.dtype).min).to(weights.dtype)
+        weights = weights + attention_mask
+    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, weights
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    """Rotate q/k (B, H, L, D) by the angles cos/sin (B or 1, L, D)."""
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
+class _AttentionBase(nn.Module):
+    """Shared plumbing: head geometry, output projection and the attention-interface call."""
+
+    def __init__(self, config, num_heads: int, layer_idx: int | None, is_causal: bool):
+        super().__init__()
+        self.config = config
+        self.num_heads = num_heads
+        self.head_dim = config.hidden_size // num_heads
+        self.scaling = self.head_dim**-0.5
+        self.dropout = config.attention_probs_dropout_prob
+        self.layer_idx = layer_idx
+        # Read by transformers' sdpa/flash wrappers: without it sdpa silently turns causal on unpadded batches.
+        self.is_causal = is_causal
+        self.out_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=config.attention_bias)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, H*D) -> (B, H, L, D)."""
+        return x.view(*x.shape[:-1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def _attend(self, query, key, value, attention_mask, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
+        interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        output, weights = interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.dropout if self.training else 0.0,
+            scaling=self.scaling,
+            **kwargs,
+        )
+        output = output.reshape(*output.shape[:-2], -1)
+        return self.out_proj(output), weights
+
+
+class SelfAttention(_AttentionBase):
+    """Self-attention with one fused QKV projection; causal (with a KV cache) when used in the decoder."""
+
+    def __init__(self, config, layer_idx: int | None = None, is_causal: bool = False, num_heads: int | None = None):
+        super().__init__(config, num_heads or config.num_attention_heads, layer_idx, is_causal)
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size, bias=config.attention_bias)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        past_key_values: Cache | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """hidden_states (B, L, hidden) -> output (B, L, hidden), attention weights (B, H, L, L) or None."""
+        query, key, value = (self._split_heads(t) for t in self.qkv(hidden_states).chunk(3, dim=-1))
+        if position_embeddings is not None:
+            query, key = apply_rotary(query, key, *position_embeddings)
+        if past_key_values is not None:
+            cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) else past_key_values
+            key, value = cache.update(key, value, self.layer_idx)
+        return self._attend(query, key, value, attention_mask, **kwargs)
+
+
+class CrossAttention(_AttentionBase):
+    """Decoder-to-encoder attention. Keys/values of the encoder output are computed once per generation and cached."""
+
+    def __init__(self, config, layer_idx: int | None = None, num_heads: int | None = None):
+        super().__init__(config, num_heads or config.num_attention_heads, layer_idx, is_causal=False)
+        self.q_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=config.attention_bias)
+        self.kv_proj = nn.Linear(config.hidden_size, 2 * config.hidden_size, bias=config.attention_bias)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """hidden_states (B, Lq, hidden), encoder_hidden_states (B, Lk, hidden) -> (B, Lq, hidden), weights."""
+        query = self._split_heads(self.q_proj(hidden_states))
+        if past_key_values is not None and past_key_values.is_updated.get(self.layer_idx):
+            layer_cache = past_key_values.cross_attention_cache.layers[self.layer_idx]
+            key, value = layer_cache.keys, layer_cache.values
+        else:
+            key, value = (self._split_heads(t) for t in self.kv_proj(encoder_hidden_states).chunk(2, dim=-1))
+            if past_key_values is not None:
+                key, value = past_key_values.cross_attention_cache.update(key, value, self.layer_idx)
+                past_key_values.is_updated[self.layer_idx] = True
+        return self._attend(query, key, value, attention_mask, **kwargs)

@@ -1,0 +1,500 @@
+"""Seedformer models: the shared encoder backbone (`SeedformerModel`) and the thin task heads on top of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    NextSentencePredictorOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.utils import ModelOutput
+from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
+
+from ..configuration.configuration_seedformer import SeedformerConfig
+from .attention import CrossAttention, SelfAttention
+from .embeddings import Embeddings, RotaryEmbedding
+from .layers import EncoderLayer
+from .norms import make_norm
+
+
+def check_inputs(
+    config: SeedformerConfig,
+    input_ids: torch.Tensor | None,
+    inputs_embeds: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+    token_type_ids: torch.Tensor | None,
+    position_ids: torch.Tensor | None,
+    past_length: int = 0,
+) -> None:
+    """Raise a clear `ValueError` for malformed inputs before any kernel runs (an out-of-range id would otherwise
+    surface as an opaque index error, or as a device-side assert on GPU)."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
+    if input_ids is not None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"`input_ids` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
+        shape = tuple(input_ids.shape)
+        if input_ids.numel() and not torch.compiler.is_compiling():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= config.vocab_size:
+                raise ValueError(
+                    f"`input_ids` contains ids outside the vocabulary [0, {config.vocab_size}): min {low}, max {high}."
+                    " Was the tokenizer trained with a larger vocabulary than `config.vocab_size`?"
+                )
+    else:
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
+            raise ValueError(
+                f"`inputs_embeds` must have shape (batch, seq_len, {config.hidden_size}), got {tuple(inputs_embeds.shape)}."
+            )
+        shape = tuple(inputs_embeds.shape[:2])
+    if config.position_embedding_type != "rope" and position_ids is None and shape[1] + past_length > config.max_position_embeddings:
+        raise ValueError(
+            f"Sequence length {shape[1] + past_length} exceeds `max_position_embeddings` ({config.max_position_embeddings})."
+            " Truncate the input (tokenizer(..., truncation=True, max_length=...))."
+        )
+    if attention_mask is not None and attention_mask.dim() == 2 and tuple(attention_mask.shape) != (shape[0], shape[1] + past_length):
+        raise ValueError(
+            f"`attention_mask` has shape {tuple(attention_mask.shape)} but the inputs have shape {shape}"
+            + (f" (+{past_length} cached positions)." if past_length else ".")
+        )
+    if attention_mask is not None and attention_mask.dim() not in (2, 4):
+        raise ValueError(f"`attention_mask` must be 2-D (batch, seq_len) or 4-D, got {attention_mask.dim()}-D.")
+    if token_type_ids is not None:
+        if tuple(token_type_ids.shape) != shape:
+            raise ValueError(f"`token_type_ids` has shape {tuple(token_type_ids.shape)} but the inputs have shape {shape}.")
+        if not torch.compiler.is_compiling() and token_type_ids.numel():
+            if int(token_type_ids.min()) < 0 or int(token_type_ids.max()) >= max(config.type_vocab_size, 1):
+                raise ValueError(f"`token_type_ids` must be in [0, {config.type_vocab_size}) (config.type_vocab_size).")
+    if position_ids is not None:
+        if position_ids.shape[-1] != shape[1]:
+            raise ValueError(f"`position_ids` has shape {tuple(position_ids.shape)} but the inputs have shape {shape}.")
+        if config.position_embedding_type != "rope" and not torch.compiler.is_compiling() and position_ids.numel():
+            if int(position_ids.min()) < 0 or int(position_ids.max()) >= config.max_position_embeddings:
+                raise ValueError(f"`position_ids` must be in [0, {config.max_position_embeddings}) (max_position_embeddings).")
+
+
+class SeedformerPreTrainedModel(PreTrainedModel):
+    config: SeedformerConfig
+    config_class = SeedformerConfig
+    base_model_prefix = "seedformer"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["Embeddings", "EncoderLayer"]
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+    _can_record_outputs = {
+        "hidden_states": EncoderLayer,
+        "attentions": OutputRecorder(SelfAttention, index=1),
+        "cross_attentions": OutputRecorder(CrossAttention, index=1),
+    }
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, RotaryEmbedding):
+            fresh = RotaryEmbedding(self.config)
+            init.copy_(module.inv_freq, fresh.inv_freq)
+
+    def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs):
+        """Run the shared backbone with a `ModelOutput` whatever the caller asked for (heads build their own)."""
+        return self.seedformer(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+
+
+class Pooler(nn.Module):
+    """BERT's pooler: dense + tanh on the first ([CLS]) token. (B, L, hidden) -> (B, hidden)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(hidden_states[:, 0]))
+
+
+class SeedformerModel(SeedformerPreTrainedModel):
+    """The encoder backbone: embeddings, a stack of `EncoderLayer`s, a final norm (pre-norm only), optional pooler."""
+
+    def __init__(self, config: SeedformerConfig, add_pooling_layer: bool = True):
+        super().__init__(config)
+        self.embeddings = Embeddings(config)
+        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList([EncoderLayer(config, layer_idx=i) for i in range(config.num_hidden_layers)])
+        # Pre-norm leaves the residual stream un-normalised after the last layer.
+        self.final_norm = make_norm(config) if config.norm_position == "pre" else None
+        self.pooler = Pooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    @merge_with_config_defaults
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
+        """input_ids / attention_mask / token_type_ids (B, L) -> last_hidden_state (B, L, hidden), pooler_output (B, hidden)."""
+        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
+        seq_len = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
+        if position_ids is None:
+            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
+
+        hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
+        attention_mask = create_bidirectional_mask(
+            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
+        )
+        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, attention_mask, position_embeddings, **kwargs)
+        if self.final_norm is not None:
+            hidden_states = self.final_norm(hidden_states)
+
+        return BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=hidden_states,
+            pooler_output=self.pooler(hidden_states) if self.pooler is not None else None,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Heads
+# ----------------------------------------------------------------------------------------------------------------
+class MaskedLMHead(nn.Module):
+    """transform (dense, activation, norm) then the vocabulary projection (tied to the word embeddings)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=config.mlp_bias)
+        self.act = ACT2FN[config.base_act]
+        self.norm = make_norm(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=True)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(..., hidden) -> (..., vocab)."""
+        return self.decoder(self.norm(self.act(self.dense(hidden_states))))
+
+
+def masked_lm_logits(head: MaskedLMHead, config, sequence_output, labels):
+    """Vocabulary logits; with `config.sparse_prediction` and labels, only at labelled positions.
+
+    Returns (logits, labels) where both are flattened to the labelled positions in the sparse case:
+    logits (N, vocab), labels (N,). Otherwise logits (B, L, vocab) and labels unchanged.
+    """
+    if config.sparse_prediction and labels is not None:
+        labels = labels.reshape(-1)
+        keep = labels != -100
+        return head(sequence_output.reshape(-1, sequence_output.shape[-1])[keep]), labels[keep]
+    return head(sequence_output), labels
+
+
+class _MaskedLMMixin:
+    """Output-embedding accessors shared by the heads that own a `MaskedLMHead` (tied to the input embeddings)."""
+
+    def get_output_embeddings(self):
+        return self.mlm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.mlm_head.decoder = new_embeddings
+
+
+class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
+    _tied_weights_keys = {"mlm_head.decoder.weight": "seedformer.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.seedformer = SeedformerModel(config, add_pooling_layer=False)
+        self.mlm_head = MaskedLMHead(config)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        """labels (B, L) with -100 at unmasked positions. Loss honours `num_items_in_batch` (gradient accumulation)."""
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        logits, flat_labels = masked_lm_logits(self.mlm_head, self.config, outputs.last_hidden_state, labels)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, flat_labels, vocab_size=self.config.vocab_size, **kwargs)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+@dataclass
+class SeedformerForPreTrainingOutput(ModelOutput):
+    """Same fields as `BertForPreTrainingOutput`.
+
+    loss: MLM + NSP loss when both label kinds are given (or whichever is given).
+    prediction_logits: (B, L, vocab), or (N, vocab) at labelled positions with `sparse_prediction`.
+    seq_relationship_logits: (B, 2); index 0 = B follows A, 1 = B is random.
+    """
+
+    loss: torch.Tensor | None = None
+    prediction_logits: torch.Tensor | None = None
+    seq_relationship_logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
+    """Masked LM + next-sentence prediction, as BERT is pretrained."""
+
+    _tied_weights_keys = {"mlm_head.decoder.weight": "seedformer.embeddings.word_embeddings.weight"}
+    # Per-example NSP loss is a batch mean: let the Trainer divide by the accumulation steps itself.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.seedformer = SeedformerModel(config, add_pooling_layer=True)
+        self.mlm_head = MaskedLMHead(config)
+        self.nsp_head = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.LongTensor | None = None,
+        next_sentence_label: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> SeedformerForPreTrainingOutput:
+        """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random."""
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        prediction_logits, flat_labels = masked_lm_logits(self.mlm_head, self.config, outputs.last_hidden_state, labels)
+        nsp_logits = self.nsp_head(outputs.pooler_output)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(prediction_logits.reshape(-1, self.config.vocab_size).float(), flat_labels.reshape(-1))
+        if next_sentence_label is not None:
+            nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
+            loss = nsp_loss if loss is None else loss + nsp_loss
+        return SeedformerForPreTrainingOutput(
+            loss=loss,
+            prediction_logits=prediction_logits,
+            seq_relationship_logits=nsp_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.seedformer = SeedformerModel(config, add_pooling_layer=True)
+        self.nsp_head = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> NextSentencePredictorOutput:
+        """labels (B,): 0 = B follows A, 1 = B is random. logits (B, 2)."""
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        logits = self.nsp_head(outputs.pooler_output)
+        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
+        return NextSentencePredictorOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
+    """Pooled [CLS] -> dropout -> linear. Regression / single-label / multi-label by `config.problem_type`, as BERT."""
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.seedformer = SeedformerModel(config, add_pooling_layer=True)
+        self.dropout = nn.Dropout(_classifier_dropout(config))
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        """labels (B,) class ids or floats (regression), or (B, num_labels) multi-hot. logits (B, num_labels)."""
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        logits = self.classifier(self.dropout(outputs.pooler_output))
+        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class SeedformerForTokenClassification(SeedformerPreTrainedModel):
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.seedformer = SeedformerModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(_classifier_dropout(config))
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        """labels (B, L) with -100 on ignored positions. logits (B, L, num_labels). Loss honours `num_items_in_batch`."""
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = self.loss_function(logits, labels, self.config, **kwargs) if labels is not None else None
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
+    """Extractive QA: a start and an end logit per token."""
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.seedformer = SeedformerModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        start_positions: torch.LongTensor | None = None,
+        end_positions: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> QuestionAnsweringModelOutput:
+        """start/end_positions (B,) token indices. start_logits, end_logits (B, L)."""
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).unbind(dim=-1)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = self.loss_function(start_logits.float(), end_logits.float(), start_positions, end_positions)
+        return QuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits.contiguous(),
+            end_logits=end_logits.contiguous(),
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
+    """Scores each (context, choice) pair from its pooled [CLS]; softmax over the choices."""
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.seedformer = SeedformerModel(config, add_pooling_layer=True)
+        self.dropout = nn.Dropout(_classifier_dropout(config))
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> MultipleChoiceModelOutput:
+        """inputs (B, C, L) (embeds (B, C, L, hidden)); labels (B,) the right choice. logits (B, C)."""
+        source = input_ids if input_ids is not None else inputs_embeds
+        if source is None or source.dim() < 3:
+            raise ValueError("Multiple choice inputs must have shape (batch, num_choices, seq_len).")
+        num_choices = source.shape[1]
+
+        def flat(t):
+            return t.reshape(-1, *t.shape[2:]) if t is not None else None
+
+        outputs = self._encode(
+            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), flat(inputs_embeds), **kwargs
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
+        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
+        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+def _classifier_dropout(config) -> float:
+    return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+
+
+__all__ = [
+    "SeedformerPreTrainedModel",
+    "SeedformerModel",
+    "SeedformerForMaskedLM",
+    "SeedformerForPreTraining",
+    "SeedformerForNextSentencePrediction",
+    "SeedformerForSequenceClassification",
+    "SeedformerForTokenClassification",
+    "SeedformerForQuestionAnswering",
+    "SeedformerForMultipleChoice",
+    "SeedformerForPreTrainingOutput",
+]

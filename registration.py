@@ -1,0 +1,28 @@
+"""Registration of the Seedformer family with transformers' Auto classes (run on `import seedformer`)."""
+
+from __future__ import annotations
+
+import transformers
+
+from .configuration import SeedformerConfig
+from .modeling import modeling_seedformer as m
+
+# Auto class name -> model class. The single source of truth: the remote-code export writes the same table
+# into each checkpoint's `auto_map`.
+AUTO_CLASSES: dict[str, type] = {
+    "AutoModel": m.SeedformerModel,
+    "AutoModelForMaskedLM": m.SeedformerForMaskedLM,
+    "AutoModelForPreTraining": m.SeedformerForPreTraining,
+    "AutoModelForSequenceClassification": m.SeedformerForSequenceClassification,
+    "AutoModelForTokenClassification": m.SeedformerForTokenClassification,
+    "AutoModelForQuestionAnswering": m.SeedformerForQuestionAnswering,
+    "AutoModelForMultipleChoice": m.SeedformerForMultipleChoice,
+    "AutoModelForNextSentencePrediction": m.SeedformerForNextSentencePrediction,
+}
+
+
+def register() -> None:
+    """Register the config and every model class; safe to call any number of times."""
+    transformers.AutoConfig.register(SeedformerConfig.model_type, SeedformerConfig, exist_ok=True)
+    for auto_name, model_class in AUTO_CLASSES.items():
+        getattr(transformers, auto_name).register(SeedformerConfig, model_class, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Tokenizer training (WordPiece, byte-level BPE, Unigram) with the `tokenizers` library."""
