@@ -1,0 +1,94 @@
+import json
+
+import pytest
+from conftest import tiny_config
+from huggingface_hub.errors import StrictDataclassError
+from transformers import AutoConfig
+
+import seedformer
+from seedformer import SeedformerConfig
+
+
+def test_defaults_are_bert_base():
+    config = SeedformerConfig()
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (768, 12, 12)
+    assert (config.position_embedding_type, config.norm_position, config.hidden_act) == ("absolute", "post", "gelu")
+    assert config.tie_word_embeddings is True
+    assert config.model_type == "seedformer"
+
+
+def test_presets():
+    bert = SeedformerConfig.bert_like(hidden_size=64, num_attention_heads=4)
+    assert (bert.norm_position, bert.position_embedding_type, bert.attention_bias) == ("post", "absolute", True)
+    modern = SeedformerConfig.modern(hidden_size=64, num_attention_heads=4)
+    assert (modern.norm_position, modern.position_embedding_type, modern.hidden_act) == ("pre", "rope", "geglu")
+    assert (modern.attention_bias, modern.mlp_bias, modern.norm_type) == (False, False, "rms_norm")
+    assert modern.is_gated_act and modern.base_act == "gelu"
+    # overrides win over the preset
+    assert SeedformerConfig.modern(hidden_act="swiglu").base_act == "silu"
+
+
+def test_save_load_round_trip(tmp_path):
+    config = SeedformerConfig.modern(hidden_size=64, num_attention_heads=4, id2label={0: "neg", 1: "pos"})
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert type(loaded) is SeedformerConfig
+    ignore = {"_name_or_path"}
+    assert {k: v for k, v in loaded.to_dict().items() if k not in ignore} == {
+        k: v for k, v in config.to_dict().items() if k not in ignore
+    }
+    assert SeedformerConfig.from_dict(config.to_dict()).to_dict() == config.to_dict()
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model_type"] == "seedformer" and saved["position_embedding_type"] == "rope"
+
+
+def test_decoder_sizes_default_to_encoder():
+    config = tiny_config()
+    assert (config.decoder_layers, config.decoder_attention_heads, config.decoder_ffn_dim) == (2, 4, 37)
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (dict(hidden_size=30, num_attention_heads=4), "hidden_size"),
+        (dict(hidden_act="tanhh"), "hidden_act"),
+        (dict(position_embedding_type="alibi"), "position_embedding_type"),
+        (dict(norm_position="middle"), "norm_position"),
+        (dict(norm_type="batch_norm"), "norm_type"),
+        (dict(num_hidden_layers=0), "num_hidden_layers"),
+        (dict(vocab_size=-5), "vocab_size"),
+        (dict(intermediate_size=0), "intermediate_size"),
+        (dict(hidden_dropout_prob=1.0), "hidden_dropout_prob"),
+        (dict(attention_probs_dropout_prob=-0.1), "attention_probs_dropout_prob"),
+        (dict(classifier_dropout=1.5), "classifier_dropout"),
+        (dict(layer_norm_eps=0.0), "layer_norm_eps"),
+        (dict(pad_token_id=500), "pad_token_id"),
+        (dict(type_vocab_size=-1), "type_vocab_size"),
+        (dict(position_embedding_type="rope", hidden_size=36, num_attention_heads=4), "even head dimension"),
+    ],
+)
+def test_invalid_values_name_the_field(overrides, field):
+    with pytest.raises(StrictDataclassError) as excinfo:
+        tiny_config(**overrides)
+    message = str(excinfo.value) + str(excinfo.value.__cause__)
+    assert field in message
+    assert isinstance(excinfo.value.__cause__, ValueError)
+    assert seedformer.ConfigValidationError is StrictDataclassError
+
+
+def test_allowed_values_are_listed():
+    with pytest.raises(StrictDataclassError) as excinfo:
+        tiny_config(hidden_act="tanhh")
+    assert "swiglu" in str(excinfo.value.__cause__)
+
+
+def test_wrong_type_rejected():
+    with pytest.raises(StrictDataclassError):
+        tiny_config(hidden_size="64")
+
+
+def test_invalid_value_caught_on_save(tmp_path):
+    config = tiny_config()
+    config.norm_position = "sideways"  # type is fine, value is not: validated again on save
+    with pytest.raises(StrictDataclassError):
+        config.save_pretrained(tmp_path)
