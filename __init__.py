@@ -8,6 +8,8 @@ from huggingface_hub.errors import StrictDataclassError as ConfigValidationError
 
 from .configuration import SeedformerConfig
 from .modeling import (
+    SeedformerDecoder,
+    SeedformerForConditionalGeneration,
     SeedformerForMaskedLM,
     SeedformerForMultipleChoice,
     SeedformerForNextSentencePrediction,
@@ -18,6 +20,7 @@ from .modeling import (
     SeedformerForTokenClassification,
     SeedformerModel,
     SeedformerPreTrainedModel,
+    SeedformerSeq2SeqModel,
 )
 from .registration import register
 
@@ -26,6 +29,9 @@ __version__ = "0.1.0"
 register()
 
 __all__ = [
+    "SeedformerDecoder",
+    "SeedformerForConditionalGeneration",
+    "SeedformerSeq2SeqModel",
     "ConfigValidationError",
     "SeedformerConfig",
     "SeedformerForMaskedLM",

@@ -6,6 +6,7 @@ import transformers
 
 from .configuration import SeedformerConfig
 from .modeling import modeling_seedformer as m
+from .modeling import modeling_seq2seq as s2s
 
 # Auto class name -> model class. The single source of truth: the remote-code export writes the same table
 # into each checkpoint's `auto_map`.
@@ -18,6 +19,7 @@ AUTO_CLASSES: dict[str, type] = {
     "AutoModelForQuestionAnswering": m.SeedformerForQuestionAnswering,
     "AutoModelForMultipleChoice": m.SeedformerForMultipleChoice,
     "AutoModelForNextSentencePrediction": m.SeedformerForNextSentencePrediction,
+    "AutoModelForSeq2SeqLM": s2s.SeedformerForConditionalGeneration,
 }
 
 

@@ -1,3 +1,4 @@
+from .decoder import SeedformerDecoder
 from .modeling_seedformer import (
     SeedformerForMaskedLM,
     SeedformerForMultipleChoice,
@@ -10,8 +11,12 @@ from .modeling_seedformer import (
     SeedformerModel,
     SeedformerPreTrainedModel,
 )
+from .modeling_seq2seq import SeedformerForConditionalGeneration, SeedformerSeq2SeqModel
 
 __all__ = [
+    "SeedformerDecoder",
+    "SeedformerForConditionalGeneration",
+    "SeedformerSeq2SeqModel",
     "SeedformerForMaskedLM",
     "SeedformerForMultipleChoice",
     "SeedformerForNextSentencePrediction",

@@ -1,0 +1,168 @@
+"""The optional decoder: causal self-attention, cross-attention over the encoder output, feed-forward.
+
+The decoder reuses the encoder's building blocks (`SelfAttention` with a KV cache, `CrossAttention` whose keys and
+values of the encoder output are computed once per generation, `FeedForward`, the pre/post-norm `ResidualLayer`,
+`Embeddings`), so every norm, activation and position option of the config applies to it unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
+from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
+
+from ..configuration.configuration_seedformer import SeedformerConfig
+from .attention import CrossAttention, SelfAttention
+from .embeddings import Embeddings, RotaryEmbedding
+from .layers import FeedForward, ResidualLayer
+from .modeling_seedformer import SeedformerPreTrainedModel, check_inputs
+from .norms import make_norm
+
+
+class DecoderLayer(ResidualLayer):
+    """Causal self-attention, cross-attention over the encoder output, feed-forward; each a residual sub-block."""
+
+    def __init__(self, config: SeedformerConfig, layer_idx: int):
+        super().__init__(config)
+        heads = config.decoder_attention_heads
+        self.self_attn = SelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
+        self.self_attn_norm = make_norm(config)
+        self.cross_attn = CrossAttention(config, layer_idx=layer_idx, num_heads=heads)
+        self.cross_attn_norm = make_norm(config)
+        self.feed_forward = FeedForward(config, intermediate_size=config.decoder_ffn_dim)
+        self.ffn_norm = make_norm(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
+        """hidden_states (B, Lt, hidden), encoder_hidden_states (B, Ls, hidden) -> (B, Lt, hidden)."""
+        hidden_states = self.residual(
+            hidden_states,
+            self.self_attn_norm,
+            lambda x: self.self_attn(x, attention_mask, position_embeddings, past_key_values, **kwargs)[0],
+        )
+        hidden_states = self.residual(
+            hidden_states,
+            self.cross_attn_norm,
+            lambda x: self.cross_attn(x, encoder_hidden_states, encoder_attention_mask, past_key_values, **kwargs)[0],
+        )
+        return self.residual(hidden_states, self.ffn_norm, self.feed_forward)
+
+
+class SeedformerDecoder(SeedformerPreTrainedModel):
+    """Embeddings (word embeddings tied to the encoder's by the seq2seq models), `DecoderLayer`s, final norm (pre-norm).
+
+    A `PreTrainedModel` of its own, as BART's decoder is, so that `capture_outputs` records the decoder's hidden
+    states / self-attentions / cross-attentions separately from the encoder's.
+    """
+
+    _no_split_modules = ["Embeddings", "DecoderLayer"]
+    _can_record_outputs = {
+        "hidden_states": DecoderLayer,
+        "attentions": OutputRecorder(SelfAttention, index=1, layer_name="self_attn"),
+        "cross_attentions": OutputRecorder(CrossAttention, index=1, layer_name="cross_attn"),
+    }
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.embeddings = Embeddings(config)
+        # Targets have no segments: no token-type embedding in the decoder.
+        self.embeddings.token_type_embeddings = None
+        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList([DecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)])
+        self.final_norm = make_norm(config) if config.norm_position == "pre" else None
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    def _check_position_limit(self, seq_len: int, past_length: int) -> None:
+        # Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+        limit = self.config.max_position_embeddings
+        if self.config.position_embedding_type != "rope" and past_length + seq_len > limit:
+            raise ValueError(
+                f"The decoder reached position {past_length + seq_len}, beyond `max_position_embeddings` ({limit}): "
+                f"{past_length} cached + {seq_len} new target positions. Lower `max_new_tokens` / `max_length` for "
+                f"generate() (at most {limit} target tokens including the decoder start token), or truncate the labels."
+            )
+
+    @merge_with_config_defaults
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPastAndCrossAttentions:
+        """input_ids (B, Lt) target prefix; encoder_hidden_states (B, Ls, hidden); attention masks (B, Lt[+past]) /
+        (B, Ls) with 1 = attend. -> last_hidden_state (B, Lt, hidden), past_key_values (when `use_cache`)."""
+        if encoder_hidden_states is None:
+            raise ValueError("The decoder attends over the encoder output: pass `encoder_hidden_states`.")
+        if use_cache and past_key_values is None:
+            past_key_values = EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+        if past_key_values is not None and not isinstance(past_key_values, EncoderDecoderCache):
+            raise ValueError(
+                f"`past_key_values` must be an `EncoderDecoderCache` (self- and cross-attention), got {type(past_key_values).__name__}."
+            )
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        source = input_ids if input_ids is not None else inputs_embeds
+        if source is not None:
+            self._check_position_limit(source.shape[1], past_length)
+        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, None, None, past_length)
+        batch_size, seq_len = source.shape[:2]
+        position_ids = torch.arange(past_length, past_length + seq_len, device=source.device).unsqueeze(0)
+
+        hidden_states = self.embeddings(input_ids, position_ids, None, inputs_embeds)
+        if attention_mask is None:
+            attention_mask = torch.ones(batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long)
+        causal_mask = create_causal_mask(
+            config=self.config,
+            inputs_embeds=hidden_states,
+            attention_mask=attention_mask,
+            past_key_values=past_key_values.self_attention_cache if past_key_values is not None else None,
+        )
+        cross_mask = create_bidirectional_mask(
+            config=self.config,
+            inputs_embeds=hidden_states,
+            attention_mask=encoder_attention_mask,
+            encoder_hidden_states=encoder_hidden_states,
+        )
+        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+
+        for layer in self.layers:
+            hidden_states = layer(
+                hidden_states,
+                causal_mask,
+                encoder_hidden_states,
+                cross_mask,
+                position_embeddings,
+                past_key_values=past_key_values,
+                **kwargs,
+            )
+        if self.final_norm is not None:
+            hidden_states = self.final_norm(hidden_states)
+        return BaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=hidden_states, past_key_values=past_key_values if use_cache else None
+        )
+
+
+__all__ = ["DecoderLayer", "SeedformerDecoder"]
