@@ -110,6 +110,41 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             fresh = RotaryEmbedding(self.config)
             init.copy_(module.inv_freq, fresh.inv_freq)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus the model code: the folder (and a `push_to_hub`, a `Trainer`
+        checkpoint) gets flat `configuration_seedformer.py` / `modeling_seedformer.py` / sibling modules and an
+        `auto_map` for every Auto class, so `trust_remote_code=True` loads it where Seedformer is not installed."""
+        try:
+            from ..hub.export import save_pretrained_with_code
+        except ImportError:  # the exported copy: already flat, so transformers' own code copy is enough
+            if not self.is_remote_code():  # loaded without an Auto class: pick ours from the config's auto_map
+                own = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
+                auto = [name for name, ref in (getattr(self.config, "auto_map", None) or {}).items() if ref == own]
+                if auto:
+                    type(self).register_for_auto_class(auto[0])
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        return save_pretrained_with_code(self, super().save_pretrained, save_directory, *args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_pickle: bool = False, **kwargs):
+        """`PreTrainedModel.from_pretrained` that loads safetensors weights only. Unpickling a `.bin` checkpoint can
+        run arbitrary code, so it needs an explicit `allow_pickle=True` (transformers then still uses
+        `torch.load(weights_only=True)`)."""
+        if not allow_pickle:
+            if kwargs.get("use_safetensors") is False:
+                raise ValueError("`use_safetensors=False` loads pickled weights; pass `allow_pickle=True` to opt in.")
+            kwargs["use_safetensors"] = True
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except OSError as err:
+            if allow_pickle or "safetensors" not in str(err):
+                raise
+            raise OSError(
+                f"No safetensors weights (model.safetensors) found for {pretrained_model_name_or_path}. Seedformer does "
+                "not unpickle `.bin` checkpoints by default: pickle can execute code. Convert the weights to "
+                "safetensors, or pass `allow_pickle=True` if you trust the source."
+            ) from err
+
     def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs):
         """Run the shared backbone with a `ModelOutput` whatever the caller asked for (heads build their own)."""
         return self.seedformer(
