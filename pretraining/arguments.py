@@ -1,0 +1,69 @@
+"""Command-line arguments of `scripts/pretrain.py`, as `HfArgumentParser` dataclasses (like transformers' `run_mlm.py`).
+
+`ModelArguments` (what to train), `DataArguments` (on what, how the examples are built) and
+`PretrainingArguments` = `TrainingArguments` + `auto_resume`, so every Trainer option is a flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+PRESETS = ("bert_like", "modern")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Checkpoint to continue pretraining from. Leave unset to train from scratch."}
+    )
+    config_name: str | None = field(
+        default=None, metadata={"help": "Config folder/file, or a preset name (bert_like | modern). From-scratch runs only."}
+    )
+    preset: str = field(default="bert_like", metadata={"help": "Config preset when --config_name is not given: bert_like | modern."})
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated config fields, e.g. 'hidden_size=256,num_hidden_layers=4,num_attention_heads=4'."},
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer folder (scripts/train_tokenizer.py). Defaults to --model_name_or_path."}
+    )
+    attn_implementation: str | None = field(default=None, metadata={"help": "eager | sdpa | flex_attention | flash_attention_2"})
+    cache_dir: str | None = field(default=None, metadata={"help": "datasets / transformers cache folder."})
+
+
+@dataclass
+class DataArguments:
+    objective: str = field(default="mlm", metadata={"help": "mlm | wwm | mlm_nsp (see pretraining/objectives.py)."})
+    dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset name or folder."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name."})
+    train_file: str | None = field(default=None, metadata={"help": "txt, json, jsonl, csv or parquet (optionally .gz)."})
+    validation_file: str | None = field(default=None, metadata={"help": "Same format as --train_file."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the documents."})
+    txt_sample_by: str = field(
+        default="paragraph", metadata={"help": "txt files: one document per paragraph (blank-line separated) | line | document."}
+    )
+    validation_split_percentage: int = field(
+        default=5, metadata={"help": "Held-out % of train when there is no validation split (streaming: max_eval_samples docs)."}
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Tokens per example (block or sentence pair)."})
+    mlm_probability: float = field(default=0.15, metadata={"help": "Fraction of tokens (or words, for wwm) to mask."})
+    mask_replace_prob: float = field(default=0.8, metadata={"help": "Of the masked tokens, fraction replaced by [MASK]."})
+    random_replace_prob: float = field(default=0.1, metadata={"help": "Of the masked tokens, fraction replaced by a random token."})
+    short_seq_prob: float = field(default=0.1, metadata={"help": "mlm_nsp: probability of a shorter target length."})
+    nsp_probability: float = field(default=0.5, metadata={"help": "mlm_nsp: probability that B is from another document."})
+    pad_to_multiple_of: int | None = field(default=None, metadata={"help": "Pad batches to a multiple of this (tensor cores)."})
+    streaming: bool = field(default=False, metadata={"help": "Read the corpus lazily (IterableDataset); needs --max_steps."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "num_proc of datasets.map."})
+    overwrite_cache: bool = field(default=False, metadata={"help": "Recompute the datasets.map caches."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training documents."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation documents."})
+
+
+@dataclass
+class PretrainingArguments(TrainingArguments):
+    auto_resume: bool = field(
+        default=True,
+        metadata={"help": "Resume from the last complete checkpoint in output_dir when --resume_from_checkpoint is unset."},
+    )

@@ -1,0 +1,264 @@
+"""A pretraining run with the stock `Trainer`: corpus -> objective's examples -> model -> train / evaluate / save.
+
+`scripts/pretrain.py` only parses the arguments and calls `pretrain`. Distribution (DDP via `torchrun` /
+`accelerate launch`, FSDP / DeepSpeed through `TrainingArguments`) is the Trainer's; nothing here is rank-specific
+except that dataset preprocessing runs on the main process first so the others read its `datasets` cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import re
+from pathlib import Path
+
+import datasets
+import transformers
+from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from ..configuration import SeedformerConfig
+from .arguments import PRESETS, DataArguments, ModelArguments
+from .corpus import load_corpus
+from .metrics import PretrainingMetrics, preprocess_logits_for_metrics
+from .objectives import PretrainingObjective, get_objective
+
+logger = logging.getLogger(__name__)
+
+_CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Config
+# ---------------------------------------------------------------------------------------------------------------------
+def parse_config_overrides(overrides: str | None) -> dict:
+    """`"hidden_size=32,hidden_act=gelu,sparse_prediction=true,classifier_dropout=none"` -> typed dict.
+
+    Types follow the SeedformerConfig field (int / float / bool / str; `none` for optional fields).
+    """
+    if not overrides:
+        return {}
+    fields = {f.name: f for f in dataclasses.fields(SeedformerConfig)}
+    out = {}
+    for item in overrides.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise ValueError(f"--config_overrides: expected key=value, got {item!r}.")
+        key, value = (s.strip() for s in item.split("=", 1))
+        if key not in fields:
+            raise ValueError(f"--config_overrides: {key!r} is not a SeedformerConfig field.")
+        default = fields[key].default
+        if value.lower() in ("none", "null"):
+            out[key] = None
+        elif isinstance(default, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"--config_overrides: {key} must be true/false, got {value!r}.")
+            out[key] = value.lower() in ("true", "1", "yes")
+        elif isinstance(default, int) or key.endswith(("_id", "_layers", "_heads", "_dim", "_size")):
+            out[key] = int(value)
+        elif isinstance(default, float) or key.endswith(("_prob", "_dropout", "_theta", "_eps", "_range")):
+            out[key] = float(value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_config(model_args: ModelArguments, tokenizer, objective: PretrainingObjective):
+    """The model config: from the checkpoint, a config file, or a preset sized to the tokenizer (+ overrides)."""
+    overrides = parse_config_overrides(model_args.config_overrides)
+    if model_args.model_name_or_path is not None:
+        config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        config.validate()
+        return config
+    config_name = model_args.config_name
+    if config_name is not None and config_name not in PRESETS:
+        config = AutoConfig.from_pretrained(config_name, cache_dir=model_args.cache_dir)
+        for key, value in {**objective.config_updates, **overrides}.items():
+            setattr(config, key, value)
+        config.validate()
+        return config
+    preset = config_name or model_args.preset
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; choose one of {list(PRESETS)}.")
+    kwargs = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id}
+    kwargs.update(objective.config_updates)
+    kwargs.update(overrides)
+    return getattr(SeedformerConfig, preset)(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Checks before any training step
+# ---------------------------------------------------------------------------------------------------------------------
+def check_setup(config, tokenizer, data_args: DataArguments, objective: PretrainingObjective, training_args=None) -> None:
+    """Raise `ValueError` for a run that would fail (or silently go wrong) later."""
+    vocab = config.vocab_size
+    if len(tokenizer) > vocab:
+        raise ValueError(
+            f"The tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {vocab}: ids >= {vocab} would be"
+            " out of range. Use a smaller tokenizer or a larger vocab_size (--config_overrides vocab_size=...)."
+        )
+    for name in ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"):
+        token = getattr(tokenizer, name, None)
+        if token is None:
+            continue
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if token_id is None or token_id >= vocab:
+            raise ValueError(f"The tokenizer's {name} {token!r} has id {token_id}, outside the model's vocab_size {vocab}.")
+    if objective.needs_mask_token and tokenizer.mask_token is None:
+        raise ValueError(f"Objective {objective.name!r} needs a tokenizer with a mask token.")
+    if tokenizer.pad_token_id is not None and getattr(config, "pad_token_id", None) not in (None, tokenizer.pad_token_id):
+        raise ValueError(
+            f"config.pad_token_id={config.pad_token_id} but the tokenizer pads with id {tokenizer.pad_token_id}."
+        )
+    if objective.needs_token_types and config.type_vocab_size < 2:
+        raise ValueError(f"Objective {objective.name!r} feeds segment ids 0/1: it needs type_vocab_size >= 2, got {config.type_vocab_size}.")
+    if data_args.max_seq_length < 8:
+        raise ValueError(f"max_seq_length={data_args.max_seq_length} is too small for pretraining examples.")
+    if config.position_embedding_type != "rope" and data_args.max_seq_length > config.max_position_embeddings:
+        raise ValueError(
+            f"max_seq_length={data_args.max_seq_length} exceeds the model's max_position_embeddings="
+            f"{config.max_position_embeddings}. Lower --max_seq_length or raise max_position_embeddings."
+        )
+    if data_args.max_seq_length > tokenizer.model_max_length:
+        logger.warning(
+            "max_seq_length=%d exceeds the tokenizer's model_max_length=%d", data_args.max_seq_length, tokenizer.model_max_length
+        )
+    if training_args is not None and data_args.streaming and training_args.max_steps <= 0:
+        raise ValueError("--streaming reads an IterableDataset of unknown length: set --max_steps.")
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest `checkpoint-N` folder that was fully written (it has `trainer_state.json`, saved last).
+
+    A run killed while saving leaves a partial folder; `transformers.trainer_utils.get_last_checkpoint` would pick it
+    and the resume would fail, so such folders are skipped.
+    """
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    found = []
+    for path in root.iterdir():
+        match = _CHECKPOINT_RE.match(path.name)
+        if match and path.is_dir() and (path / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), path))
+    return str(max(found)[1]) if found else None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------------------
+def prepare_datasets(data_args: DataArguments, tokenizer, objective: PretrainingObjective, seed: int = 42, cache_dir=None):
+    """Raw corpus -> `{"train": ..., "validation": ...}` of the objective's collator-ready rows."""
+    raw = load_corpus(
+        dataset_name=data_args.dataset_name,
+        dataset_config_name=data_args.dataset_config_name,
+        train_file=data_args.train_file,
+        validation_file=data_args.validation_file,
+        text_column=data_args.text_column,
+        validation_split_percentage=data_args.validation_split_percentage,
+        streaming=data_args.streaming,
+        txt_sample_by=data_args.txt_sample_by,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+        cache_dir=cache_dir,
+        seed=seed,
+        num_proc=data_args.preprocessing_num_workers,
+    )
+    built = {}
+    for name, split in raw.items():
+        built[name] = objective.build_dataset(split, tokenizer, data_args, seed)
+        if not isinstance(built[name], datasets.IterableDataset) and len(built[name]) == 0:
+            raise ValueError(
+                f"The {name} corpus is too small for one {objective.name!r} example of max_seq_length="
+                f"{data_args.max_seq_length} tokens (blocks shorter than that are dropped)."
+            )
+    return built
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------------------------------
+def _setup_logging(training_args) -> None:
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    level = training_args.get_process_log_level()
+    logger.setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict:
+    """Train (resuming when asked or when output_dir holds a checkpoint), evaluate, save. Returns all metrics."""
+    _setup_logging(training_args)
+    objective = get_objective(data_args.objective)
+    set_seed(training_args.seed)
+
+    tokenizer_name = model_args.tokenizer_name or model_args.model_name_or_path
+    if tokenizer_name is None:
+        raise ValueError("Give --tokenizer_name (train one with scripts/train_tokenizer.py) or --model_name_or_path.")
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, cache_dir=model_args.cache_dir)
+    config = build_config(model_args, tokenizer, objective)
+    check_setup(config, tokenizer, data_args, objective, training_args)
+
+    resume = training_args.resume_from_checkpoint
+    if resume is None and getattr(training_args, "auto_resume", True) and training_args.do_train:
+        resume = last_complete_checkpoint(training_args.output_dir)
+        if resume is not None:
+            logger.info("Resuming from the last complete checkpoint in output_dir: %s", resume)
+
+    with training_args.main_process_first(desc="pretraining data"):
+        splits = prepare_datasets(data_args, tokenizer, objective, seed=training_args.seed, cache_dir=model_args.cache_dir)
+    train_dataset = splits["train"] if training_args.do_train else None
+    eval_dataset = splits.get("validation") if training_args.do_eval else None
+    if training_args.do_eval and eval_dataset is None:
+        raise ValueError("--do_eval needs a validation split: --validation_file or --validation_split_percentage > 0.")
+
+    if training_args.remove_unused_columns:
+        # The objective's rows are collator-ready; the collators consume columns the model's forward does not take
+        # (`special_tokens_mask`, the word-boundary `offset_mapping`), which the Trainer would otherwise drop.
+        training_args.remove_unused_columns = False
+
+    model_class = objective.model_class()
+    model_kwargs = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
+    if model_args.model_name_or_path is not None:
+        model = model_class.from_pretrained(model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir, **model_kwargs)
+    else:
+        model = model_class._from_config(config, **model_kwargs)
+    logger.info("Model: %s, %.2fM parameters", model_class.__name__, model.num_parameters() / 1e6)
+
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=objective.build_collator(tokenizer, data_args),
+        processing_class=tokenizer,
+        compute_metrics=PretrainingMetrics() if training_args.do_eval else None,
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics if training_args.do_eval else None,
+    )
+
+    metrics: dict = {}
+    if training_args.do_train:
+        result = trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model()  # model + tokenizer in output_dir
+        train_metrics = dict(result.metrics)
+        if train_dataset is not None and not isinstance(train_dataset, datasets.IterableDataset):
+            train_metrics["train_samples"] = len(train_dataset)
+        trainer.log_metrics("train", train_metrics)
+        trainer.save_metrics("train", train_metrics)
+        trainer.save_state()
+        metrics.update(train_metrics)
+    if training_args.do_eval:
+        eval_metrics = trainer.evaluate()
+        if "eval_perplexity" not in eval_metrics and "eval_loss" in eval_metrics:
+            eval_metrics["eval_perplexity"] = math.exp(min(eval_metrics["eval_loss"], 50.0))
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        metrics.update(eval_metrics)
+    metrics["global_step"] = trainer.state.global_step
+    metrics["log_history"] = list(trainer.state.log_history)
+    return metrics

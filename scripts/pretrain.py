@@ -1,0 +1,32 @@
+"""Pretrain a Seedformer encoder from a text corpus with the stock Trainer (MLM, whole-word MLM, or MLM + NSP).
+
+    python scripts/pretrain.py --train_file corpus.jsonl.gz --tokenizer_name my-tokenizer --objective mlm \
+        --config_overrides hidden_size=256,num_hidden_layers=4,num_attention_heads=4,intermediate_size=1024 \
+        --max_seq_length 128 --output_dir runs/mlm --do_train --do_eval --max_steps 10000
+
+Every TrainingArguments flag works (--per_device_train_batch_size, --gradient_accumulation_steps, --save_steps,
+--fsdp, --deepspeed, ...). Re-running the same command resumes from the last complete checkpoint in --output_dir.
+Multi-GPU: `torchrun --nproc_per_node=8 scripts/pretrain.py ...` or `accelerate launch scripts/pretrain.py ...`.
+A single JSON file of arguments is also accepted: `python scripts/pretrain.py args.json`.
+"""
+
+import sys
+
+from transformers import HfArgumentParser
+
+from seedformer.pretraining.arguments import DataArguments, ModelArguments, PretrainingArguments
+from seedformer.pretraining.run import pretrain
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser((ModelArguments, DataArguments, PretrainingArguments))
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        model_args, data_args, training_args = parser.parse_json_file(argv[0])
+    else:
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
+    pretrain(model_args, data_args, training_args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""Pretraining data (corpus, MLM blocks, whole-word masking, NSP pairs) and runs of scripts/pretrain.py."""
+
+import gzip
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from transformers import DataCollatorForLanguageModeling, EvalPrediction
+
+from seedformer.pretraining.arguments import DataArguments, ModelArguments, PretrainingArguments
+from seedformer.pretraining.blocks import build_mlm_blocks, raw_backend
+from seedformer.pretraining.corpus import load_corpus
+from seedformer.pretraining.metrics import PretrainingMetrics, preprocess_logits_for_metrics
+from seedformer.pretraining.nsp import build_nsp_pairs, split_sentences
+from seedformer.pretraining.objectives import OBJECTIVES, PretrainingObjective, get_objective, register_objective
+from seedformer.pretraining.run import last_complete_checkpoint, pretrain
+from seedformer.tokenization import ALGORITHMS, train_tokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAIN = str(REPO / "scripts" / "pretrain.py")
+TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=4,intermediate_size=64,max_position_embeddings=64"
+
+ADJ = "good bad slow quick boring brilliant funny dark long short".split()
+NOUN = "movie film actor plot scene story ending director soundtrack character".split()
+VERB = "saves ruins follows explains hides shows carries breaks".split()
+
+
+def make_documents(n_docs=120, seed=0):
+    """Template sentences (learnable structure); 1-8 sentences per document, some blank lines, one very long doc."""
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n_docs):
+        sentences = [
+            f"The {rng.choice(ADJ)} {rng.choice(NOUN)} {rng.choice(VERB)} the {rng.choice(ADJ)} {rng.choice(NOUN)}."
+            for _ in range(rng.randint(1, 8))
+        ]
+        docs.append(" ".join(sentences))
+    docs[3] = " ".join(docs[:40])  # a document far longer than any block
+    return docs
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    docs = make_documents()
+    path = root / "train.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        for i, doc in enumerate(docs):
+            f.write(json.dumps({"text": doc}) + "\n")
+            if i % 10 == 0:
+                f.write(json.dumps({"text": "   "}) + "\n")  # blank documents are dropped
+    tok = train_tokenizer(docs, vocab_size=120, min_frequency=1, model_max_length=64)
+    tok.save_pretrained(root / "tok")
+    return {"root": root, "train_file": str(path), "tokenizer": str(root / "tok"), "docs": docs, "tok": tok}
+
+
+def run_args(corpus, out, *extra):
+    """Arguments of a tiny run (the same list is used in-process and on the command line)."""
+    return [
+        "--train_file", corpus["train_file"], "--tokenizer_name", corpus["tokenizer"],
+        "--config_overrides", TINY_MODEL, "--max_seq_length", "32", "--output_dir", str(out),
+        "--per_device_train_batch_size", "8", "--learning_rate", "2e-3", "--warmup_steps", "0",
+        "--logging_steps", "5", "--use_cpu", "--report_to", "none", "--seed", "7",
+        "--dataloader_num_workers", "0", "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip
+
+
+def parse(argv):
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser((ModelArguments, DataArguments, PretrainingArguments)).parse_args_into_dataclasses(argv)
+
+
+def losses(log_history):
+    return {e["step"]: e["loss"] for e in log_history if "loss" in e}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Corpus loading
+# ---------------------------------------------------------------------------------------------------------------------
+def test_corpus_formats_blank_lines_and_errors(tmp_path, corpus):
+    docs = ["first doc. second sentence.", "", "third doc"]
+    (tmp_path / "c.txt").write_text("first doc. second sentence.\n\n\n\nthird doc\n")
+    datasets.Dataset.from_dict({"body": docs}).to_csv(tmp_path / "c.csv", index=False)
+    datasets.Dataset.from_dict({"body": docs}).to_parquet(tmp_path / "c.parquet")
+    for name, column in (("c.txt", "text"), ("c.csv", "body"), ("c.parquet", "body")):
+        split = load_corpus(train_file=str(tmp_path / name), text_column=column, validation_split_percentage=0)["train"]
+        assert [t.strip() for t in split[column]] == ["first doc. second sentence.", "third doc"], name
+    splits = load_corpus(train_file=corpus["train_file"], validation_split_percentage=10)
+    assert len(splits["train"]) + len(splits["validation"]) == len(corpus["docs"])
+
+    with pytest.raises(ValueError, match="Text column 'content' not found"):
+        load_corpus(train_file=corpus["train_file"], text_column="content")
+    (tmp_path / "blank.txt").write_text("\n \n\n")
+    with pytest.raises(ValueError, match="empty|no non-blank"):
+        load_corpus(train_file=str(tmp_path / "blank.txt"))
+    with pytest.raises(ValueError, match="Cannot tell the format"):
+        load_corpus(train_file=str(tmp_path / "c.docx"))
+    stream = load_corpus(train_file=corpus["train_file"], streaming=True, max_eval_samples=5)
+    assert isinstance(stream["train"], datasets.IterableDataset) and len(list(stream["validation"])) == 5
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# MLM blocks and whole-word masking
+# ---------------------------------------------------------------------------------------------------------------------
+def test_blocks_are_fixed_length_and_keep_long_documents(corpus):
+    tok = corpus["tok"]
+    ds = datasets.Dataset.from_dict({"text": corpus["docs"]})
+    blocks = build_mlm_blocks(ds, tok, 32, load_from_cache_file=False)
+    assert set(blocks.column_names) == {"input_ids", "token_type_ids", "attention_mask", "special_tokens_mask"}
+    assert all(len(r) == 32 for r in blocks["input_ids"])
+    n_tokens = sum(len(e.ids) for e in raw_backend(tok).encode_batch(corpus["docs"]))
+    assert len(blocks) == n_tokens // 32  # one map batch: only the final tail is dropped, no document is truncated
+    # The wrapper's truncation setting from an earlier call must not leak into whole-document encoding.
+    tok("x " * 100, truncation=True, max_length=8)
+    assert len(build_mlm_blocks(ds, tok, 32, load_from_cache_file=False)) == len(blocks)
+
+
+def _true_words(tok, docs, block_size):
+    """Per block, the tokenizer's own word grouping as a list of token-position groups."""
+    groups_per_block, word_of_token = [], []
+    for doc_index, e in enumerate(raw_backend(tok).encode_batch(docs)):
+        word_of_token += [None if w is None else (doc_index, w) for w in e.word_ids]
+    for start in range(0, len(word_of_token) // block_size * block_size, block_size):
+        groups = {}
+        for i, w in enumerate(word_of_token[start : start + block_size]):
+            if w is not None:
+                groups.setdefault(w, []).append(i)
+        groups_per_block.append(list(groups.values()))
+    return groups_per_block
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_whole_word_masking_masks_whole_words(algorithm):
+    """The stock collator (whole_word_mask=True) on our word-boundary offsets masks all sub-tokens of a word together,
+    for all three tokenizers. Character offsets alone would not do for Unigram (see pretraining/blocks.py)."""
+    docs = [d + " Unbelievably overdramatized." for d in make_documents(40, seed=1)]
+    vocab = {"wordpiece": 90, "bpe": 290, "unigram": 90}[algorithm]
+    tok = train_tokenizer(docs, algorithm=algorithm, vocab_size=vocab, min_frequency=1)
+    ds = datasets.Dataset.from_dict({"text": docs})
+    blocks = build_mlm_blocks(ds, tok, 48, whole_word=True, load_from_cache_file=False)
+    truth = _true_words(tok, docs, 48)
+    assert len(truth) == len(blocks) and any(len(g) > 1 for g in truth[0])  # there are multi-token words to test
+
+    collator = DataCollatorForLanguageModeling(tok, whole_word_mask=True, mlm_probability=0.3, mask_replace_prob=1.0, random_replace_prob=0.0)
+    torch.manual_seed(0)
+    batch = collator([blocks[i] for i in range(len(blocks))])
+    masked = batch["labels"] != -100
+    n_masked_words = n_words = 0
+    for b, groups in enumerate(truth):
+        for group in groups:
+            states = {bool(masked[b, i]) for i in group}
+            assert len(states) == 1, f"word {group} of block {b} partly masked"
+            n_words += 1
+            n_masked_words += states.pop()
+    assert 0.15 < n_masked_words / n_words < 0.45
+    assert not masked[batch["input_ids"] == tok.cls_token_id].any()
+
+    # Why not character offsets: with Metaspace (Unigram) every token touches the one before, so the stock rule
+    # ("new word where start != previous end") sees far fewer words than the tokenizer has.
+    enc = tok(docs[0], return_offsets_mapping=True, return_special_tokens_mask=True)
+    offsets = np.array([enc["offset_mapping"]])
+    word_ids, _ = DataCollatorForLanguageModeling._calc_word_ids_and_prob_mask(offsets, np.array([enc["special_tokens_mask"]]))
+    n_char_words = word_ids.max()
+    n_real_words = max(w for w in enc.word_ids() if w is not None) + 1
+    if algorithm == "unigram":
+        assert n_char_words < n_real_words / 2
+    else:  # off only by punctuation glued to the word before it
+        assert n_real_words - docs[0].count(".") <= n_char_words <= n_real_words
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Next-sentence prediction pairs
+# ---------------------------------------------------------------------------------------------------------------------
+def _occurrences(haystack, needle):
+    n = len(needle)
+    return [i for i in range(len(haystack) - n + 1) if haystack[i : i + n] == needle]
+
+
+def _follows_in_some_document(doc_ids, a, b, max_gap):
+    """B starts after the end of A (up to `max_gap` tokens trimmed in between) in one document."""
+    for doc in doc_ids:
+        starts_b = _occurrences(doc, b)
+        if starts_b and any(0 <= j - (i + len(a)) <= max_gap for i in _occurrences(doc, a) for j in starts_b):
+            return True
+    return False
+
+
+def test_nsp_pairs_are_document_aware_and_balanced(corpus):
+    tok = corpus["tok"]
+    docs = make_documents(300, seed=2)
+    docs[3] = docs[4]  # (drop the long document made of other documents' text)
+    pairs = build_nsp_pairs(datasets.Dataset.from_dict({"text": docs}), tok, 48, seed=0, load_from_cache_file=False)
+    labels = Counter(pairs["next_sentence_label"])
+    assert len(pairs) > 400 and 0.43 < labels[1] / len(pairs) < 0.57, labels
+
+    doc_ids = [e.ids for e in raw_backend(tok).encode_batch(docs, add_special_tokens=False)]
+    lengths, random_follows = [], []
+    for row in pairs.select(range(200)):
+        ids, types = row["input_ids"], row["token_type_ids"]
+        assert len(ids) <= 48 and ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+        sep = ids.index(tok.sep_token_id)
+        a, b = ids[1:sep], ids[sep + 1 : -1]
+        assert a and b and types == [0] * (sep + 1) + [1] * (len(b) + 1)
+        assert any(_occurrences(doc, a) for doc in doc_ids) and any(_occurrences(doc, b) for doc in doc_ids)
+        follows = _follows_in_some_document(doc_ids, a, b, max_gap=48)
+        if row["next_sentence_label"] == 0:  # B is the continuation of A in its document
+            assert follows, (tok.decode(a), tok.decode(b))
+        else:  # B is from another document (short fragments may follow A somewhere by chance)
+            random_follows.append(follows)
+        lengths.append(len(ids))
+    assert np.mean(random_follows) < 0.1
+    assert np.mean(lengths) > 0.75 * 48  # segments are filled up to the target length (short ones 10% of the time)
+
+    no_short = build_nsp_pairs(datasets.Dataset.from_dict({"text": docs}), tok, 48, short_seq_prob=0.0, seed=0, load_from_cache_file=False)
+    all_short = build_nsp_pairs(datasets.Dataset.from_dict({"text": docs}), tok, 48, short_seq_prob=1.0, seed=0, load_from_cache_file=False)
+    assert np.mean([len(x) for x in all_short["input_ids"]]) < np.mean([len(x) for x in no_short["input_ids"]]) - 5
+
+
+def test_split_sentences():
+    assert split_sentences("One. Two!  Three?\n\nFour e.g.five") == ["One.", "Two!", "Three?", "Four e.g.five"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Metrics, registry
+# ---------------------------------------------------------------------------------------------------------------------
+def test_metrics_dense_and_sparse_logits_agree():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 11)
+    labels = torch.full((3, 5), -100)
+    labels[0, 1], labels[2, 0], labels[2, 4] = 3, 7, int(logits[2, 4].argmax())
+    nsp_logits, nsp_labels = torch.randn(3, 2), torch.tensor([0, 1, 1])
+    dense = preprocess_logits_for_metrics((logits, nsp_logits), (labels, nsp_labels))
+    sparse = preprocess_logits_for_metrics((logits[labels != -100], nsp_logits), (labels, nsp_labels))
+    for x, y in zip(dense, sparse):
+        torch.testing.assert_close(x, y)
+    metrics = PretrainingMetrics()(EvalPrediction(predictions=[t.numpy() for t in dense], label_ids=(labels.numpy(), nsp_labels.numpy())))
+    expected_nll = torch.nn.functional.cross_entropy(logits[labels != -100], labels[labels != -100]).item()
+    assert metrics["mlm_loss"] == pytest.approx(expected_nll, rel=1e-5)
+    assert metrics["perplexity"] == pytest.approx(np.exp(expected_nll), rel=1e-5)
+    assert metrics["mlm_accuracy"] == pytest.approx(np.mean((logits.argmax(-1) == labels)[labels != -100].numpy()))
+    assert metrics["nsp_accuracy"] == pytest.approx(np.mean((nsp_logits.argmax(-1) == nsp_labels).numpy()))
+
+
+def test_objective_registry():
+    assert {"mlm", "wwm", "mlm_nsp"} <= set(OBJECTIVES)
+    with pytest.raises(ValueError, match="Unknown objective 'span'"):
+        get_objective("span")
+    with pytest.raises(ValueError, match="already registered"):
+        register_objective(get_objective("mlm"))
+    extra = PretrainingObjective("test_only", "x", lambda: None, lambda *a: None, lambda *a: None)
+    try:
+        assert get_objective(register_objective(extra).name) is extra
+    finally:
+        OBJECTIVES.pop("test_only")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["mlm", "wwm", "mlm_nsp"])
+def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
+    steps = "40" if objective == "mlm" else "15"
+    metrics = pretrain(*parse(run_args(corpus, tmp_path / objective, "--objective", objective, "--do_train", "--do_eval", "--max_steps", steps)))
+    logged = losses(metrics["log_history"])
+    assert metrics["global_step"] == int(steps)
+    first, last = logged[min(logged)], logged[max(logged)]
+    assert last < first - (0.5 if objective == "mlm" else 0.1), logged
+    assert metrics["eval_perplexity"] > 1 and 0 <= metrics["eval_mlm_accuracy"] <= 1
+    if objective == "mlm":
+        assert metrics["eval_mlm_accuracy"] > 0.15  # well above chance (1/120) on the template corpus
+    if objective == "mlm_nsp":
+        assert "eval_nsp_accuracy" in metrics
+    assert (tmp_path / objective / "model.safetensors").exists() and (tmp_path / objective / "tokenizer.json").exists()
+
+
+def test_streaming_run(corpus, tmp_path):
+    metrics = pretrain(*parse(run_args(corpus, tmp_path, "--streaming", "--do_train", "--max_steps", "6", "--max_eval_samples", "10")))
+    assert metrics["global_step"] == 6
+    with pytest.raises(ValueError, match="set --max_steps"):
+        pretrain(*parse(run_args(corpus, tmp_path / "x", "--streaming", "--do_train")))
+
+
+def test_bad_input_fails_before_training(corpus, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n")
+    cases = [
+        (["--train_file", str(empty)], "no non-blank text|empty"),
+        (["--text_column", "review"], "Text column 'review' not found"),
+        (["--config_overrides", TINY_MODEL + ",vocab_size=50"], "tokenizer has .* tokens but the model's vocab_size is 50"),
+        (["--max_seq_length", "128"], "max_seq_length=128 exceeds the model's max_position_embeddings=64"),
+        (["--config_overrides", TINY_MODEL + ",type_vocab_size=1", "--objective", "mlm_nsp"], "type_vocab_size >= 2"),
+    ]
+    for extra, message in cases:
+        argv = run_args(corpus, tmp_path / "bad", "--do_train", "--max_steps", "2")
+        for flag_value in zip(extra[::2], extra[1::2]):  # later flags override earlier ones
+            argv += list(flag_value)
+        with pytest.raises(ValueError, match=message):
+            pretrain(*parse(argv))
+    assert not (tmp_path / "bad" / "checkpoint-1").exists()
+
+
+@pytest.mark.parametrize("objective", ["mlm", "mlm_nsp"])
+def test_gradient_accumulation_loss_scale(corpus, tmp_path, objective):
+    """Logged loss with GA=4 x batch 2 matches GA=1 x batch 8 (not 4x larger: the Trainer's loss-kwargs trap)."""
+    first = {}
+    for ga, bs in ((1, 8), (4, 2)):
+        argv = run_args(corpus, tmp_path / f"ga{ga}", "--objective", objective, "--do_train", "--max_steps", "2",
+                        "--logging_steps", "1", "--learning_rate", "1e-7", "--gradient_accumulation_steps", str(ga),
+                        "--per_device_train_batch_size", str(bs), "--save_strategy", "no")  # fmt: skip
+        first[ga] = losses(pretrain(*parse(argv))["log_history"])[1]
+    assert first[4] / first[1] == pytest.approx(1.0, abs=0.2), first
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
+    """Kill -9 the script after its first checkpoint; re-running the same command resumes and ends like a clean run."""
+    extra = ["--do_train", "--max_steps", "30", "--save_steps", "10", "--logging_steps", "10"]
+    clean = pretrain(*parse(run_args(corpus, tmp_path / "clean", *extra)))
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, PRETRAIN, *run_args(corpus, out, *extra)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while last_complete_checkpoint(out) is None and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    still_running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert still_running, "the run finished before it could be killed"
+    checkpoint = last_complete_checkpoint(out)
+    assert checkpoint is not None and not (out / "model.safetensors").exists()
+    killed_at = int(checkpoint.rsplit("-", 1)[1])
+    assert killed_at < 30
+
+    resumed = pretrain(*parse(run_args(corpus, out, *extra)))  # same command: auto-resume
+    assert resumed["global_step"] == clean["global_step"] == 30
+    clean_losses, resumed_losses = losses(clean["log_history"]), losses(resumed["log_history"])
+    assert resumed_losses[30] == pytest.approx(clean_losses[30], abs=0.05 * clean_losses[30])
+
+
+def test_torchrun_two_processes(corpus, tmp_path):
+    """DDP on CPU (gloo) through the stock launcher: `torchrun --nproc_per_node=2 scripts/pretrain.py ...`."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", PRETRAIN,
+           *run_args(corpus, out, "--do_train", "--max_steps", "4", "--per_device_train_batch_size", "4",
+                     "--ddp_backend", "gloo", "--save_strategy", "no", "--log_level", "info")]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in log
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    assert (out / "model.safetensors").exists()
