@@ -31,7 +31,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, TrainerCallback
 
 PACKAGE = __name__.split(".")[0]  # "seedformer"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -263,11 +263,29 @@ def save_pretrained_with_code(model: PreTrainedModel, save, save_directory, push
     result = save(save_directory, **save_kwargs)
     if is_main:
         export_remote_code(save_directory)
+        readme = Path(save_directory) / "README.md"
+        if not readme.exists():  # as `push_to_hub` does: the Hub's card if there is one, else a Seedformer card
+            from .model_card import card_for_push
+
+            card_for_push(model, repo_id, token=kwargs.get("token")).save(readme)
         model._upload_modified_files(
             save_directory, repo_id, timestamps, commit_message=commit_message, token=kwargs.get("token"),
             create_pr=create_pr,
         )
     return result
+
+
+class RemoteCodeCallback(TrainerCallback):
+    """Writes the remote code into `output_dir` when training starts.
+
+    `Trainer(push_to_hub=True)` with the default `hub_strategy="every_save"` pushes `output_dir` after each
+    checkpoint, having copied only the config and the weights there; without this callback those intermediate Hub
+    commits would carry a `config.json` whose `auto_map` names files that are not uploaded yet.
+    """
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            export_remote_code(args.output_dir)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -319,6 +337,7 @@ def audit_exported_code(folder: str | os.PathLike) -> list[str]:
 
 
 __all__ = [
+    "RemoteCodeCallback",
     "RemoteCodeExportError",
     "audit_exported_code",
     "audit_source",

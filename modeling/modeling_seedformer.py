@@ -125,6 +125,14 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             return super().save_pretrained(save_directory, *args, **kwargs)
         return save_pretrained_with_code(self, super().save_pretrained, save_directory, *args, **kwargs)
 
+    def push_to_hub(self, repo_id, **kwargs):
+        """`PreTrainedModel.push_to_hub` (same arguments) whose commit also carries a Seedformer model card."""
+        try:
+            from ..hub.model_card import push_model_to_hub
+        except ImportError:  # the exported copy: transformers' push (its save_pretrained still ships the code)
+            return super().push_to_hub(repo_id, **kwargs)
+        return push_model_to_hub(self, repo_id, **kwargs)
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_pickle: bool = False, **kwargs):
         """`PreTrainedModel.from_pretrained` that loads safetensors weights only. Unpickling a `.bin` checkpoint can

@@ -1,0 +1,193 @@
+"""Push to a Hub and pull back without the package, against the in-memory stand-in in `hub_server.py`.
+
+`huggingface_hub` reads `HF_ENDPOINT` when it is imported, so pushing and pulling run in subprocesses started with
+`HF_ENDPOINT` pointing at the stand-in on 127.0.0.1 (loopback only; `HF_HUB_OFFLINE=0` in those processes alone).
+The pusher has seedformer installed; the puller is the isolated interpreter of `test_remote_code.py` (no seedformer
+importable) with its own empty `HF_HOME`, so everything it loads is downloaded through `huggingface_hub`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from hub_server import HubServer
+from test_remote_code import TEXT, run_isolated, tiny_tokenizer
+
+from seedformer.hub.export import audit_exported_code, auto_map, shipped_modules
+from seedformer.hub.model_card import build_model_card, head_task
+
+TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+REPOS = {
+    "cls": ("me/seedformer-cls", "AutoModelForSequenceClassification"),  # model.push_to_hub + tokenizer.push_to_hub
+    "tok": ("me/seedformer-ner", "AutoModelForTokenClassification"),  # save_pretrained(push_to_hub=True)
+    "mlm": ("me/seedformer-mlm", "AutoModelForMaskedLM"),  # Trainer(push_to_hub=True) + the run's model card
+}
+
+
+def hub_env(endpoint: str, home: Path) -> dict:
+    return {
+        "HF_ENDPOINT": endpoint, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "dummy-token", "HF_HOME": str(home),
+        "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+PUSH_SCRIPT = """
+import torch, transformers, datasets
+import seedformer
+from safetensors.torch import save_file
+from transformers import AutoTokenizer, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+from seedformer.hub.export import RemoteCodeCallback
+from seedformer.hub.model_card import write_run_model_card
+
+tiny, texts, work, repos = {tiny!r}, {texts!r}, {work!r}, {repos!r}
+tok = AutoTokenizer.from_pretrained(work + "/tokenizer")
+enc = dict(tok(texts, padding=True, return_tensors="pt"))
+refs = {{}}
+
+torch.manual_seed(0)
+cls = seedformer.SeedformerForSequenceClassification(seedformer.SeedformerConfig(num_labels=3, **tiny)).eval()
+cls.push_to_hub(repos["cls"][0])
+tok.push_to_hub(repos["cls"][0])
+refs["cls"] = cls(**enc).logits.detach()
+
+ner = seedformer.SeedformerForTokenClassification(seedformer.SeedformerConfig(num_labels=5, **tiny)).eval()
+ner.save_pretrained(work + "/ner", push_to_hub=True, repo_id=repos["tok"][0])
+tok.push_to_hub(repos["tok"][0])
+refs["tok"] = ner(**enc).logits.detach()
+
+mlm = seedformer.SeedformerForMaskedLM(seedformer.SeedformerConfig(**tiny))
+rows = datasets.Dataset.from_dict(dict(tok(texts * 4, return_special_tokens_mask=True)))
+args = TrainingArguments(
+    output_dir=work + "/trainer", push_to_hub=True, hub_model_id=repos["mlm"][0], max_steps=2,
+    per_device_train_batch_size=4, save_strategy="steps", save_steps=1, use_cpu=True, report_to="none",
+    learning_rate=1e-3, logging_steps=1, disable_tqdm=True,
+)
+trainer = Trainer(
+    model=mlm, args=args, train_dataset=rows, eval_dataset=rows, processing_class=tok,
+    data_collator=DataCollatorForLanguageModeling(tok, mlm_probability=0.3, seed=0), callbacks=[RemoteCodeCallback()],
+)
+trainer.train()
+metrics = trainer.evaluate()
+trainer.push_to_hub(blocking=True)
+write_run_model_card(args, metrics, datasets=["imdb"], license="apache-2.0")
+refs["mlm"] = mlm.eval()(**enc).logits.detach()
+save_file({{k: v.contiguous() for k, v in refs.items()}}, work + "/references.safetensors")
+print("PUSHED")
+"""
+
+PULL_SCRIPT = """
+import json, os, torch, transformers
+from huggingface_hub import snapshot_download
+from safetensors.torch import load_file
+from transformers import AutoTokenizer
+repos, texts, work = {repos!r}, {texts!r}, {work!r}
+refs = load_file(work + "/references.safetensors")
+report = {{}}
+for key, (repo_id, auto_name) in repos.items():
+    tok = AutoTokenizer.from_pretrained(repo_id)
+    model = getattr(transformers, auto_name).from_pretrained(repo_id, trust_remote_code=True).eval()
+    assert type(model).__module__.startswith("transformers_modules."), type(model).__module__
+    with torch.no_grad():
+        logits = model(**tok(texts, padding=True, return_tensors="pt")).logits
+    report[key] = {{
+        "diff": float((logits - refs[key]).abs().max()),
+        "files": sorted(os.listdir(snapshot_download(repo_id))),
+    }}
+print("REPORT" + json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """Run the three push paths against a fresh stand-in; yield (hub, work dir)."""
+    work = tmp_path_factory.mktemp("hub")
+    tiny_tokenizer().save_pretrained(work / "tokenizer")
+    with HubServer() as hub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+        env.update(hub_env(hub.endpoint, work / "pusher_home"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+        script = PUSH_SCRIPT.format(tiny=TINY, texts=TEXT, work=str(work), repos=REPOS)
+        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0 and "PUSHED" in proc.stdout, proc.stderr[-6000:]
+        yield hub, work
+
+
+def test_pushes_upload_weights_config_tokenizer_code_and_card(pushed):
+    hub, _ = pushed
+    code = {f"{name}.py" for name in shipped_modules()}
+    for key, (repo_id, auto_name) in REPOS.items():
+        files = hub.files(repo_id)
+        expected = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} | code
+        assert expected <= set(files), (key, expected - set(files))
+        assert not [p for p in files if p.endswith((".bin", ".pt", ".pkl")) and p != "training_args.bin"], key
+        assert json.loads(files["config.json"])["auto_map"] == auto_map()
+        meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
+        assert meta["library_name"] == "transformers" and "seedformer" in meta["tags"], (key, meta)
+        assert meta["pipeline_tag"] == head_task(auto_name.replace("AutoModel", "Seedformer"))[0]
+        assert "trust_remote_code=True" in files["README.md"].decode()
+    # The uploads went through the Hub's API routes (create, preupload, commit) on the stand-in.
+    posts = {p for m, p in hub.state.requests if m == "POST"}
+    assert "/api/repos/create" in posts
+    assert {f"/api/models/{REPOS['cls'][0]}/preupload/main", f"/api/models/{REPOS['cls'][0]}/commit/main"} <= posts
+
+
+def test_save_pretrained_push_is_one_commit_with_the_code(pushed):
+    hub, _ = pushed
+    repo_id = REPOS["tok"][0]
+    with hub.state.lock:
+        first_push = hub.state.repos[repo_id].commits[1].files  # commit 0 is the empty initial one
+    assert {"config.json", "model.safetensors", "modeling_seedformer.py", "configuration_seedformer.py"} <= set(first_push)
+
+
+def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed):
+    hub, work = pushed
+    repo_id = REPOS["mlm"][0]
+    with hub.state.lock:
+        commits = list(hub.state.repos[repo_id].commits[1:])
+    # Every commit after the first checkpoint push serves trust_remote_code (auto_map + the files it names).
+    for commit in commits:
+        if "config.json" in commit.files:
+            assert {f"{ref.split('.')[0]}.py" for ref in auto_map().values()} <= set(commit.files), commit.message
+    card = hub.files(repo_id)["README.md"].decode()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["datasets"] == ["imdb"] and meta["license"] == "apache-2.0"
+    assert "loss" in meta["metrics"]
+    results = meta["model-index"][0]["results"]
+    assert any(m["name"] == "eval_loss" and m["value"] > 0 for r in results for m in r["metrics"])
+    assert "learning_rate" in card and "import seedformer" in card
+    assert (work / "trainer" / "README.md").read_text() == card  # the local copy is what was pushed
+    assert audit_exported_code(work / "trainer") == []
+
+
+def test_pull_without_the_package_matches(pushed):
+    hub, work = pushed
+    script = PULL_SCRIPT.format(repos=REPOS, texts=TEXT, work=str(work))
+    out = run_isolated(script, cwd=work, **hub_env(hub.endpoint, work / "puller_home"))
+    report = json.loads(out.split("REPORT", 1)[1])
+    for key in REPOS:
+        assert report[key]["diff"] <= 1e-6, (key, report[key])  # same code and weights; observed 0
+        assert "modeling_seedformer.py" in report[key]["files"]
+    # The puller really downloaded from the stand-in (its cache started empty).
+    assert any(m == "GET" and "/resolve/" in p for m, p in hub.state.requests)
+
+
+def test_model_card_metadata_per_head():
+    import seedformer
+
+    card = build_model_card(
+        seedformer.SeedformerForTokenClassification(seedformer.SeedformerConfig(**TINY)),
+        repo_id="me/ner", datasets=["conll2003"], metrics={"eval_f1": 0.5, "eval_runtime": 3.0, "epoch": 1.0},
+        base_model="me/base",
+    )
+    meta = card.data.to_dict()
+    assert meta["pipeline_tag"] == "token-classification" and meta["base_model"] == "me/base"
+    assert meta["metrics"] == ["f1"]  # bookkeeping numbers (runtime, epoch) are not metrics
+    assert "AutoModelForTokenClassification.from_pretrained(\"me/ner\", trust_remote_code=True)" in card.content
+    assert "import seedformer" in card.content
