@@ -20,6 +20,8 @@ NORM_POSITIONS = ("post", "pre")
 NORM_TYPES = ("layer_norm", "rms_norm")
 # Gated activations double the width of the first feed-forward projection (GLU variants).
 GATED_ACTIVATIONS = {"geglu": "gelu", "swiglu": "silu"}
+# When the encoder drops padding and runs on packed real tokens (see `modeling/padding.py`).
+UNPADDED_EXECUTION = ("auto", "always", "never")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", *GATED_ACTIVATIONS)
 
 
@@ -43,6 +45,11 @@ class SeedformerConfig(PreTrainedConfig):
         attention_bias / mlp_bias / norm_bias: biases of the attention projections, feed-forward projections, norms.
         sparse_prediction: the masked-LM heads run their transform and vocabulary projection only on positions
             whose label is not -100 (pretraining speed; logits are then returned for those positions only).
+        unpadded_execution: `"auto"` (default) removes padding after the embeddings and runs the encoder on the
+            packed real tokens whenever the batch has padding; `"always"` packs even unpadded batches; `"never"` keeps
+            the padded (B, L) path. Requests for `output_attentions` / `output_hidden_states`, 4-D masks,
+            `flex_attention` and `torch.compile` tracing always take the padded path. Padded positions of `last_hidden_state` are 0 in
+            the unpadded path (they are meaningless in either path); real positions match within float tolerance.
         is_encoder_decoder: add a decoder (`decoder_layers`, `decoder_attention_heads`, `decoder_ffn_dim`; each
             defaults to the encoder's value) for sequence-to-sequence generation.
         position_offset / scale_embedding: BART compatibility (learned positions start at index 2; embeddings are
@@ -86,6 +93,7 @@ class SeedformerConfig(PreTrainedConfig):
     mlp_bias: bool = True
     norm_bias: bool = True
     sparse_prediction: bool = False
+    unpadded_execution: str = "auto"
 
     # --- optional decoder (BART names) -------------------------------------------------------------------------
     is_encoder_decoder: bool = False
@@ -201,6 +209,7 @@ class SeedformerConfig(PreTrainedConfig):
             ("norm_position", NORM_POSITIONS),
             ("norm_type", NORM_TYPES),
             ("hidden_act", ACTIVATIONS),
+            ("unpadded_execution", UNPADDED_EXECUTION),
         ):
             value = getattr(self, name)
             if value not in allowed:

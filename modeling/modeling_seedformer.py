@@ -29,6 +29,7 @@ from .attention import CrossAttention, SelfAttention
 from .embeddings import Embeddings, RotaryEmbedding
 from .layers import EncoderLayer
 from .norms import make_norm
+from .padding import PackedSequences, pad, unpad
 
 
 def check_inputs(
@@ -188,6 +189,9 @@ class SeedformerModel(SeedformerPreTrainedModel):
         # Pre-norm leaves the residual stream un-normalised after the last layer.
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
         self.pooler = Pooler(config) if add_pooling_layer else None
+        # Heads whose outputs at padded positions matter (QA: BERT's start/end softmax spans every position,
+        # padding included) switch unpadded execution off for their backbone.
+        self.allow_unpadding = True
         self.post_init()
 
     def get_input_embeddings(self):
@@ -195,6 +199,27 @@ class SeedformerModel(SeedformerPreTrainedModel):
 
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
+
+    def _use_unpadded(self, attention_mask: torch.Tensor | None, kwargs: dict) -> bool:
+        """Whether this forward drops padding (`config.unpadded_execution`; see `SeedformerConfig`).
+
+        Never for: no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per padded
+        position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded path);
+        `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
+        `"auto"` also needs some padding, and a real first token in every row, so that the pooler reads the
+        same position as BERT's does on left-padded batches.
+        """
+        mode = self.config.unpadded_execution
+        if mode == "never" or not self.allow_unpadding or attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
+            return False
+        if self.config._attn_implementation == "flex_attention":
+            return False
+        for name in ("output_attentions", "output_hidden_states"):
+            if kwargs.get(name, getattr(self.config, name, False)):
+                return False
+        if mode == "always":
+            return True
+        return not bool(attention_mask.all()) and bool(attention_mask[:, 0].all())
 
     @merge_with_config_defaults
     @capture_outputs
@@ -207,23 +232,39 @@ class SeedformerModel(SeedformerPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions:
-        """input_ids / attention_mask / token_type_ids (B, L) -> last_hidden_state (B, L, hidden), pooler_output (B, hidden)."""
+        """input_ids / attention_mask / token_type_ids (B, L) -> last_hidden_state (B, L, hidden), pooler_output (B, hidden).
+
+        When `_use_unpadded` says so, padding is dropped right here: embeddings, every layer and the final norm run
+        on the (1, T, hidden) packed real tokens, and `last_hidden_state` is padded back once (zeros at padding).
+        """
         check_inputs(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
         seq_len = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if position_ids is None:
             position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
 
+        packed = PackedSequences.from_attention_mask(attention_mask) if self._use_unpadded(attention_mask, kwargs) else None
+        if packed is not None:
+            input_ids, token_type_ids, position_ids, inputs_embeds = (
+                unpad(t, packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
+            )
+            kwargs["packed"] = packed
         hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
-        attention_mask = create_bidirectional_mask(
-            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
-        )
+        if packed is None:
+            attention_mask = create_bidirectional_mask(
+                config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
+            )
+        else:
+            attention_mask = None  # the sequence boundaries in `packed` replace the mask
+        # Built once per forward and shared by every layer (as is the mask).
         position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
 
         for layer in self.layers:
             hidden_states = layer(hidden_states, attention_mask, position_embeddings, **kwargs)
         if self.final_norm is not None:
             hidden_states = self.final_norm(hidden_states)
+        if packed is not None:
+            hidden_states = pad(hidden_states, packed)
 
         return BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
@@ -455,6 +496,7 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=False)
+        self.seedformer.allow_unpadding = False  # the loss softmax reads padded positions too, as in BERT
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 

@@ -1,0 +1,82 @@
+"""Unpadded ("padding-free") execution: remove padding once after the inputs, pad back once at the end.
+
+A padded batch (B, L) whose `attention_mask` marks T <= B*L real tokens is packed into ONE row of T tokens, shape
+(1, T, ...), the layout transformers calls padding-free (flash-attention varlen, `DataCollatorWithFlattening`).
+Every linear layer, norm and activation then runs on real tokens only; only attention needs to know where one
+sequence ends and the next begins, which `PackedSequences` records (`cu_seqlens` as in flash-attention,
+ModernBERT and MosaicBERT; plus the lengths as Python ints so CPU kernels can split without a device sync per layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class PackedSequences:
+    """Where the real tokens of a padded (B, L) batch sit once packed into one row of T tokens.
+
+    indices: (T,) positions of the real tokens in the flattened (B*L,) batch, row-major.
+    cu_seqlens: (B+1,) int32 cumulative lengths (flash-attention varlen convention): sequence b is
+        packed[cu_seqlens[b]:cu_seqlens[b+1]].
+    seqlens: the B lengths as Python ints (CPU attention splits on them).
+    max_seqlen: the longest sequence.
+    batch_size, seq_len: the padded shape (B, L) to restore.
+    """
+
+    indices: torch.Tensor
+    cu_seqlens: torch.Tensor
+    seqlens: tuple[int, ...]
+    max_seqlen: int
+    batch_size: int
+    seq_len: int
+
+    @classmethod
+    def from_attention_mask(cls, attention_mask: torch.Tensor) -> PackedSequences:
+        """attention_mask (B, L) of 0/1 (or bool). Holes inside a row are allowed (a row's real tokens are packed
+        together in order, exactly the set of keys the padded path lets them attend to)."""
+        batch_size, seq_len = attention_mask.shape
+        keep = attention_mask.bool()
+        lengths = keep.sum(dim=1, dtype=torch.int32)
+        indices = torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
+        cu_seqlens = torch.nn.functional.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
+        seqlens = tuple(lengths.tolist())  # the one host sync of the unpadded path
+        return cls(indices, cu_seqlens, seqlens, max(seqlens, default=0), batch_size, seq_len)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.indices.numel())
+
+    def attention_kwargs(self) -> dict:
+        """The varlen keyword arguments transformers' flash-attention integration reads (`TransformersKwargs`)."""
+        return {
+            "cu_seq_lens_q": self.cu_seqlens,
+            "cu_seq_lens_k": self.cu_seqlens,
+            "max_length_q": self.max_seqlen,
+            "max_length_k": self.max_seqlen,
+        }
+
+
+def unpad(tensor: torch.Tensor | None, packed: PackedSequences) -> torch.Tensor | None:
+    """(B, L, ...) -> (1, T, ...): keep the real tokens, in order. A (1, L, ...) tensor (shared position ids) is
+    broadcast over the batch first."""
+    if tensor is None:
+        return None
+    if tensor.shape[0] != packed.batch_size:
+        tensor = tensor.expand(packed.batch_size, *tensor.shape[1:])
+    flat = tensor.reshape(packed.batch_size * packed.seq_len, *tensor.shape[2:])
+    return flat.index_select(0, packed.indices).unsqueeze(0)
+
+
+def pad(tensor: torch.Tensor, packed: PackedSequences, value: float = 0.0) -> torch.Tensor:
+    """(1, T, ...) or (T, ...) -> (B, L, ...), with `value` at padded positions. Differentiable."""
+    if tensor.dim() > 1 and tensor.shape[0] == 1 and tensor.shape[1] == packed.num_tokens:
+        tensor = tensor.squeeze(0)
+    out = tensor.new_full((packed.batch_size * packed.seq_len, *tensor.shape[1:]), value)
+    out = out.index_copy(0, packed.indices, tensor)
+    return out.view(packed.batch_size, packed.seq_len, *tensor.shape[1:])
+
+
+__all__ = ["PackedSequences", "pad", "unpad"]
