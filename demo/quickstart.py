@@ -1,0 +1,236 @@
+"""The main job: corpus -> WordPiece tokenizer -> pretrained Seedformer -> sentiment classifier -> served pipeline.
+
+Every stage is the library a user would call themselves (`seedformer.tokenization`, `seedformer.pretraining`,
+`seedformer.finetuning`, the stock `Trainer` and `pipeline`); this module only wires them together, times them and
+reports. `scripts/quickstart.py` is its command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEMO_SENTENCES = [
+    "What a great movie. The cast is superb and the ending moved me to tears.",
+    "A real disappointment. The plot makes no sense and the pacing drags on forever.",
+    "I enjoyed every minute, the soundtrack is a joy to watch.",
+    "Skip it. The dialogue is lazy and the villain is forgettable.",
+]
+
+
+@dataclass
+class QuickstartArguments:
+    output_dir: str = field(default="runs/quickstart", metadata={"help": "Where every stage writes its output."})
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "Labelled corpus (jsonl/json/csv/parquet, optionally .gz) instead of the embedded reviews, "
+                  "e.g. ../shared/data/imdb/train.jsonl.gz."},
+    )
+    dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset with a train split instead."})
+    dataset_config_name: str | None = field(default=None)
+    text_column: str = field(default="text")
+    label_column: str = field(default="label")
+    max_examples: int = field(default=2000, metadata={"help": "Examples used (a seeded random subset of real corpora)."})
+    validation_fraction: float = field(default=0.1)
+    vocab_size: int = field(default=2000)
+    max_seq_length: int = field(default=64)
+    hidden_size: int = field(default=128)
+    num_hidden_layers: int = field(default=2)
+    num_attention_heads: int = field(default=4)
+    intermediate_size: int = field(default=256)
+    pretrain_steps: int = field(default=300, metadata={"help": "Bounded pretraining (MLM) budget in optimizer steps."})
+    pretrain_batch_size: int = field(default=32)
+    finetune_epochs: float = field(default=2.0)
+    seed: int = field(default=0)
+
+
+@dataclass
+class StageResult:
+    stage: str
+    seconds: float
+    result: str
+
+
+def _stage(name: str) -> float:
+    print(f"\n=== {name} " + "=" * max(0, 70 - len(name)), flush=True)
+    return time.perf_counter()
+
+
+def load_examples(args: QuickstartArguments):
+    """A shuffled `DatasetDict` with train / validation splits of {text, label}."""
+    from datasets import Dataset, load_dataset
+
+    from seedformer.demo.corpus import build_corpus
+
+    if args.train_file or args.dataset_name:
+        if args.train_file:
+            suffix = args.train_file.removesuffix(".gz").rsplit(".", 1)[-1]
+            builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
+            if builder is None:
+                raise ValueError(f"--train_file must be jsonl/json/csv/parquet (optionally .gz), got {args.train_file}")
+            data = load_dataset(builder, data_files=args.train_file, split="train")
+        else:
+            data = load_dataset(args.dataset_name, args.dataset_config_name, split="train")
+        missing = {args.text_column, args.label_column} - set(data.column_names)
+        if missing:
+            raise ValueError(f"Columns {sorted(missing)} not in the corpus (it has {data.column_names}).")
+        data = data.select_columns([args.text_column, args.label_column]).rename_columns(
+            {args.text_column: "text", args.label_column: "label"}
+        )
+        data = data.filter(lambda row: bool(row["text"] and row["text"].strip()))
+        data = data.shuffle(seed=args.seed).select(range(min(args.max_examples, len(data))))
+    else:
+        data = Dataset.from_list(build_corpus(args.max_examples, seed=args.seed))
+    if len(data) < 20:
+        raise ValueError(f"Need at least 20 labelled examples, got {len(data)}.")
+    return data.train_test_split(test_size=args.validation_fraction, seed=args.seed)
+
+
+def loss_history(trainer_dir: Path) -> list[tuple[int, float]]:
+    state = json.loads((trainer_dir / "trainer_state.json").read_text())
+    return [(h["step"], h["loss"]) for h in state["log_history"] if "loss" in h]
+
+
+def plot_losses(curves: dict[str, list[tuple[int, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5))
+    for ax, (title, points) in zip(axes, curves.items()):
+        ax.plot([s for s, _ in points], [v for _, v in points], marker=".")
+        ax.set(title=title, xlabel="step", ylabel="training loss")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+RELOAD_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import seedformer  # the installed plugin: no trust_remote_code needed
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+    path, sentences = sys.argv[1], json.loads(sys.argv[2])
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    classifier = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(path))
+    print(json.dumps(classifier(sentences)))
+    """
+)
+
+
+def reload_and_classify(checkpoint: Path, sentences: list[str]) -> list[dict]:
+    """Load the saved classifier in a fresh Python process and run `pipeline("text-classification")`."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", RELOAD_SCRIPT, str(checkpoint), json.dumps(sentences)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"Reloading {checkpoint} in a fresh process failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
+    from transformers import TrainingArguments
+
+    from seedformer.finetuning.arguments import DataArguments as FinetuneData
+    from seedformer.finetuning.arguments import ModelArguments as FinetuneModel
+    from seedformer.finetuning.runner import run_finetuning
+    from seedformer.pretraining.arguments import DataArguments as PretrainData
+    from seedformer.pretraining.arguments import ModelArguments as PretrainModel
+    from seedformer.pretraining.arguments import PretrainingArguments
+    from seedformer.pretraining.run import pretrain
+    from seedformer.tokenization import train_tokenizer
+
+    out = Path(args.output_dir)
+    data_dir, tokenizer_dir, pretrain_dir, classifier_dir = (out / n for n in ("data", "tokenizer", "pretrained", "classifier"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stages: list[StageResult] = []
+    common = dict(use_cpu=True, report_to="none", seed=args.seed, logging_steps=10, dataloader_num_workers=0)
+
+    start = _stage("1/5 data")
+    splits = load_examples(args)
+    for split, name in (("train", "train"), ("test", "validation")):
+        splits[split].to_json(data_dir / f"{name}.jsonl")
+    stages.append(StageResult("data", time.perf_counter() - start,
+                              f"{len(splits['train'])} train / {len(splits['test'])} validation examples"))
+
+    start = _stage("2/5 WordPiece tokenizer")
+    tokenizer = train_tokenizer(splits["train"]["text"], algorithm="wordpiece", vocab_size=args.vocab_size,
+                                model_max_length=args.max_seq_length)
+    tokenizer.save_pretrained(tokenizer_dir)
+    stages.append(StageResult("tokenizer", time.perf_counter() - start, f"vocabulary {len(tokenizer)}"))
+
+    start = _stage("3/5 pretraining (masked LM)")
+    sizes = (f"hidden_size={args.hidden_size},num_hidden_layers={args.num_hidden_layers},"
+             f"num_attention_heads={args.num_attention_heads},intermediate_size={args.intermediate_size},"
+             f"max_position_embeddings={max(args.max_seq_length, 64)}")
+    pretrain_metrics = pretrain(
+        PretrainModel(tokenizer_name=str(tokenizer_dir), preset="bert_like", config_overrides=sizes),
+        PretrainData(train_file=str(data_dir / "train.jsonl"), validation_file=str(data_dir / "validation.jsonl"),
+                     max_seq_length=args.max_seq_length, objective="mlm"),
+        PretrainingArguments(output_dir=str(pretrain_dir), do_train=True, do_eval=True, max_steps=args.pretrain_steps,
+                             per_device_train_batch_size=args.pretrain_batch_size, learning_rate=1e-3,
+                             warmup_steps=max(1, args.pretrain_steps // 10), weight_decay=0.01, save_strategy="no",
+                             **common),
+    )
+    stages.append(StageResult("pretraining", time.perf_counter() - start,
+                              f"MLM loss {_first_loss(pretrain_metrics)} -> eval {pretrain_metrics['eval_loss']:.3f} "
+                              f"(accuracy {pretrain_metrics.get('eval_accuracy', float('nan')):.3f})"))
+
+    start = _stage("4/5 finetuning (text classification)")
+    finetune_metrics = run_finetuning(
+        FinetuneModel(model_name_or_path=str(pretrain_dir)),
+        FinetuneData(task="text-classification", train_file=str(data_dir / "train.jsonl"),
+                     validation_file=str(data_dir / "validation.jsonl"), text_column="text", label_column="label",
+                     max_seq_length=args.max_seq_length),
+        TrainingArguments(output_dir=str(classifier_dir), do_train=True, do_eval=True,
+                          num_train_epochs=args.finetune_epochs, per_device_train_batch_size=32,
+                          learning_rate=5e-4, warmup_steps=10, eval_strategy="epoch", save_strategy="epoch",
+                          save_total_limit=1, load_best_model_at_end=True, **common),
+    )
+    stages.append(StageResult("finetuning", time.perf_counter() - start,
+                              f"eval accuracy {finetune_metrics['eval_accuracy']:.3f}, eval loss {finetune_metrics['eval_loss']:.3f}"))
+
+    start = _stage("5/5 reload in a fresh process + pipeline")
+    predictions = reload_and_classify(classifier_dir, DEMO_SENTENCES)
+    for sentence, prediction in zip(DEMO_SENTENCES, predictions):
+        print(f"  {prediction['label']:>8} {prediction['score']:.3f}  {sentence}")
+    stages.append(StageResult("reload + pipeline", time.perf_counter() - start,
+                              ", ".join(p["label"] for p in predictions)))
+
+    curves = {"pretraining (MLM)": loss_history(pretrain_dir), "finetuning (classification)": loss_history(classifier_dir)}
+    plot_losses(curves, classifier_dir / "loss_curves.png")
+    summary = {
+        "stages": [s.__dict__ for s in stages],
+        "pretraining": {k: v for k, v in pretrain_metrics.items() if k != "log_history"},
+        "finetuning": finetune_metrics,
+        "predictions": dict(zip(DEMO_SENTENCES, predictions)),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print_summary(stages, classifier_dir)
+    return stages
+
+
+def _first_loss(metrics: dict) -> str:
+    losses = [h["loss"] for h in metrics.get("log_history", []) if "loss" in h]
+    return f"{losses[0]:.3f}" if losses else "n/a"
+
+
+def print_summary(stages: list[StageResult], classifier_dir: Path) -> None:
+    width = max(len(s.stage) for s in stages)
+    print("\n" + "-" * 100)
+    print(f"{'stage':<{width}}  {'time':>7}  result")
+    for s in stages:
+        print(f"{s.stage:<{width}}  {s.seconds:6.1f}s  {s.result}")
+    print(f"{'total':<{width}}  {sum(s.seconds for s in stages):6.1f}s")
+    print("-" * 100)
+    print(f"classifier: {classifier_dir}   loss curves: {classifier_dir / 'loss_curves.png'}")
