@@ -86,6 +86,7 @@ def build_model_card(
     language: str | list[str] | None = None,
     description: str | None = None,
     training_args: object | None = None,
+    model_name: str | None = None,
 ) -> ModelCard:
     """A `ModelCard` for a Seedformer checkpoint.
 
@@ -93,6 +94,7 @@ def build_model_card(
         config_or_model: a model, a `SeedformerConfig`, or a `config.json` dict (its `architectures[0]` picks the
             pipeline tag and the Auto class in the usage snippets).
         repo_id: how users will load it (Hub id or path); defaults to a placeholder.
+        model_name: the card's title (default: the last part of `repo_id`).
         datasets: dataset names (Hub ids or plain names) the model was trained / evaluated on.
         metrics: the run's metrics (`{"eval_accuracy": 0.91, ...}`); `eval_*` / `test_*` numbers become the
             model-index results (with the first dataset) and the Results table.
@@ -104,7 +106,7 @@ def build_model_card(
     datasets = [d for d in (datasets or []) if d]
     numbers = _numeric_metrics(metrics)
     repo = repo_id or "<your-namespace>/<this-model>"
-    name = repo.rsplit("/", 1)[-1]
+    name = model_name or repo.rsplit("/", 1)[-1]
     tag_list = list(dict.fromkeys([LIBRARY_TAG, "custom_code", *(tags or [])]))
     eval_results = None
     if numbers and datasets and pipeline_tag:
@@ -144,8 +146,9 @@ def build_model_card(
 
 def _architecture_section(config: dict) -> str:
     keys = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size",
-            "max_position_embeddings", "position_embedding_type", "norm_position", "norm_type", "hidden_act",
-            "is_encoder_decoder", "decoder_layers")
+            "max_position_embeddings", "position_embedding_type", "norm_position", "norm_type", "hidden_act")
+    if config.get("is_encoder_decoder"):
+        keys += ("is_encoder_decoder", "decoder_layers", "decoder_attention_heads", "decoder_ffn_dim")
     rows = "\n".join(f"| `{k}` | `{config[k]}` |" for k in keys if k in config)
     return f"## Architecture\n\n| field | value |\n|---|---|\n{rows}"
 
@@ -177,7 +180,10 @@ def _usage_section(repo: str, auto_class: str, pipeline_tag: str | None) -> str:
 def _training_section(args) -> str:
     keys = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
             "max_steps", "warmup_steps", "weight_decay", "lr_scheduler_type", "optim", "seed", "bf16", "fp16")
-    rows = "\n".join(f"| `{k}` | `{getattr(args, k)}` |" for k in keys if hasattr(args, k))
+    def show(value):
+        return getattr(value, "value", value)  # enums (scheduler, optimizer) by their CLI value
+
+    rows = "\n".join(f"| `{k}` | `{show(getattr(args, k))}` |" for k in keys if hasattr(args, k))
     return f"## Training hyperparameters\n\n| argument | value |\n|---|---|\n{rows}"
 
 
@@ -195,6 +201,7 @@ def write_model_card(
         from huggingface_hub import create_repo
 
         repo_id = create_repo(repo_id or folder.resolve().name, exist_ok=True, token=token).repo_id
+    card_fields.setdefault("model_name", (repo_id or folder.resolve().name).rsplit("/", 1)[-1])
     card = build_model_card(config, repo_id=repo_id, **card_fields)
     path = folder / "README.md"
     card.save(path)
@@ -204,6 +211,23 @@ def write_model_card(
         upload_file(path_or_fileobj=str(path), path_in_repo="README.md", repo_id=repo_id, token=token,
                     commit_message="Seedformer model card")
     return path
+
+
+def card_fields_from_args(model_args=None, data_args=None) -> dict:
+    """`datasets` / `base_model` for a script's card, from its argument dataclasses (missing fields are fine).
+
+    A dataset is named by `--dataset_name`, else by the folder of `--train_file` (`.../imdb/train.jsonl.gz` ->
+    "imdb"); the base model only when `--model_name_or_path` is a Hub id, not a local folder.
+    """
+    fields: dict = {}
+    name = getattr(data_args, "dataset_name", None)
+    train_file = getattr(data_args, "train_file", None)
+    if name or train_file:
+        fields["datasets"] = [Path(name).name if name and os.path.isdir(name) else name or Path(train_file).parent.name]
+    base = getattr(model_args, "model_name_or_path", None)
+    if base and not os.path.exists(base) and base.count("/") == 1:
+        fields["base_model"] = base
+    return fields
 
 
 def write_run_model_card(training_args, metrics: Mapping | None = None, **card_fields) -> Path | None:
@@ -260,4 +284,4 @@ def push_model_to_hub(
         )
 
 
-__all__ = ["build_model_card", "card_for_push", "head_task", "push_model_to_hub", "write_model_card", "write_run_model_card"]
+__all__ = ["build_model_card", "card_fields_from_args", "card_for_push", "head_task", "push_model_to_hub", "write_model_card", "write_run_model_card"]

@@ -14,6 +14,7 @@ import sys
 
 from transformers import HfArgumentParser
 
+from seedformer.hub.model_card import card_fields_from_args, write_run_model_card
 from seedformer.pretraining.arguments import DataArguments, ModelArguments, PretrainingArguments
 from seedformer.pretraining.run import pretrain
 
@@ -25,7 +26,9 @@ def main(argv=None):
         model_args, data_args, training_args = parser.parse_json_file(argv[0])
     else:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
-    pretrain(model_args, data_args, training_args)
+    metrics = pretrain(model_args, data_args, training_args)
+    # README.md with metadata, results and usage in output_dir (uploaded too with --push_to_hub)
+    write_run_model_card(training_args, metrics, **card_fields_from_args(model_args, data_args))
 
 
 if __name__ == "__main__":
