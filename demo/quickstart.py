@@ -47,6 +47,7 @@ class QuickstartArguments:
     pretrain_steps: int = field(default=300, metadata={"help": "Bounded pretraining (MLM) budget in optimizer steps."})
     pretrain_batch_size: int = field(default=32)
     finetune_epochs: float = field(default=2.0)
+    finetune_learning_rate: float = field(default=5e-4)
     seed: int = field(default=0)
 
 
@@ -86,7 +87,8 @@ def load_examples(args: QuickstartArguments):
         data = data.filter(lambda row: bool(row["text"] and row["text"].strip()))
         data = data.shuffle(seed=args.seed).select(range(min(args.max_examples, len(data))))
     else:
-        data = Dataset.from_list(build_corpus(args.max_examples, seed=args.seed))
+        names = ("negative", "positive")
+        data = Dataset.from_list([{**row, "label": names[row["label"]]} for row in build_corpus(args.max_examples, seed=args.seed)])
     if len(data) < 20:
         raise ValueError(f"Need at least 20 labelled examples, got {len(data)}.")
     return data.train_test_split(test_size=args.validation_fraction, seed=args.seed)
@@ -194,7 +196,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
                      max_seq_length=args.max_seq_length),
         TrainingArguments(output_dir=str(classifier_dir), do_train=True, do_eval=True,
                           num_train_epochs=args.finetune_epochs, per_device_train_batch_size=32,
-                          learning_rate=5e-4, warmup_steps=10, eval_strategy="epoch", save_strategy="epoch",
+                          learning_rate=args.finetune_learning_rate, warmup_steps=10, eval_strategy="epoch", save_strategy="epoch",
                           save_total_limit=1, load_best_model_at_end=True, **common),
     )
     stages.append(StageResult("finetuning", time.perf_counter() - start,
