@@ -4,10 +4,12 @@ attention backends, bf16 autocast, gradient checkpointing, torch.compile; and th
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import REPO, tiny_config
 
 from seedformer import (
     ConfigValidationError,
@@ -263,3 +265,19 @@ def test_encoder_layer_compiles_without_graph_breaks():
     explanation = torch._dynamo.explain(layer)(hidden, mask, rotary)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+def test_benchmark_quick_runs(tmp_path, shared_data):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--quick", "--output-dir", str(tmp_path),
+         "--data", str(shared_data / "imdb" / "train.jsonl.gz")],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    csv_text = (tmp_path / "benchmark.csv").read_text()
+    header, *rows = csv_text.strip().splitlines()
+    assert "tokens_per_s" in header and "ratio_vs_bert" in header and "max_abs_diff" in header
+    tasks = {row.split(",")[0] for row in rows}
+    assert tasks == {"inference", "mlm_train"} and len(rows) == 6  # 3 models per task
+    assert "| inference | tiny | 4 x 64 |" in (tmp_path / "benchmark.md").read_text()
+    assert (tmp_path / "benchmark.png").stat().st_size > 1000
