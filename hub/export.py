@@ -27,7 +27,6 @@ import importlib
 import inspect
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -347,7 +346,3 @@ __all__ = [
     "save_pretrained_with_code",
     "shipped_modules",
 ]
-
-if __name__ == "__main__":  # pragma: no cover - `python -m seedformer.hub.export DIR` exports into DIR
-    for written_path in export_remote_code(sys.argv[1]):
-        print(written_path)

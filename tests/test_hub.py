@@ -191,3 +191,37 @@ def test_model_card_metadata_per_head():
     assert meta["metrics"] == ["f1"]  # bookkeeping numbers (runtime, epoch) are not metrics
     assert "AutoModelForTokenClassification.from_pretrained(\"me/ner\", trust_remote_code=True)" in card.content
     assert "import seedformer" in card.content
+
+
+def test_pretrain_script_push_to_hub_uploads_code_and_run_card(tmp_path):
+    """`scripts/pretrain.py ... --push_to_hub --hub_model_id me/seedformer-pretrained` (tiny run) against the stand-in."""
+    import gzip
+
+    corpus = tmp_path / "tinycorpus"
+    corpus.mkdir()
+    with gzip.open(corpus / "train.jsonl.gz", "wt") as f:
+        for i in range(40):
+            f.write(json.dumps({"text": f"{TEXT[i % 2]}. {TEXT[(i + 1) % 2]}."}) + "\n")
+    tiny_tokenizer().save_pretrained(tmp_path / "tok")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "pretrain.py"
+    repo_id = "me/seedformer-pretrained"
+    with HubServer() as hub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+        env.update(hub_env(hub.endpoint, tmp_path / "home"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+        args = [
+            "--train_file", str(corpus / "train.jsonl.gz"), "--tokenizer_name", str(tmp_path / "tok"),
+            "--config_overrides", "hidden_size=32,num_hidden_layers=1,num_attention_heads=4,intermediate_size=37",
+            "--max_seq_length", "32", "--output_dir", str(tmp_path / "run"), "--do_train", "--do_eval",
+            "--max_steps", "2", "--per_device_train_batch_size", "4", "--validation_split_percentage", "20",
+            "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--save_strategy", "no",
+            "--push_to_hub", "--hub_model_id", repo_id,
+        ]  # fmt: skip
+        proc = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-6000:]
+        files = hub.files(repo_id)
+    assert {"config.json", "model.safetensors", "tokenizer.json", "modeling_seedformer.py", "README.md"} <= set(files)
+    meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
+    assert meta["datasets"] == ["tinycorpus"] and meta["pipeline_tag"] == "fill-mask"
+    assert any(m["name"] == "eval_loss" for r in meta["model-index"][0]["results"] for m in r["metrics"])
+    assert files["README.md"].decode() == (tmp_path / "run" / "README.md").read_text()
