@@ -216,14 +216,18 @@ def write_model_card(
 def card_fields_from_args(model_args=None, data_args=None) -> dict:
     """`datasets` / `base_model` for a script's card, from its argument dataclasses (missing fields are fine).
 
-    A dataset is named by `--dataset_name`, else by the folder of `--train_file` (`.../imdb/train.jsonl.gz` ->
-    "imdb"); the base model only when `--model_name_or_path` is a Hub id, not a local folder.
+    A dataset is named by `--dataset_name`, else by `--data_dir`'s folder or the folder of `--train_file`
+    (`.../imdb/train.jsonl.gz` -> "imdb"); the base model only when `--model_name_or_path` is a Hub id, not a local
+    folder.
     """
     fields: dict = {}
     name = getattr(data_args, "dataset_name", None)
     train_file = getattr(data_args, "train_file", None)
-    if name or train_file:
-        fields["datasets"] = [Path(name).name if name and os.path.isdir(name) else name or Path(train_file).parent.name]
+    data_dir = getattr(data_args, "data_dir", None)
+    if name:
+        fields["datasets"] = [Path(name).name if os.path.isdir(name) else name]
+    elif train_file or data_dir:
+        fields["datasets"] = [Path(data_dir).name if data_dir else Path(train_file).parent.name]
     base = getattr(model_args, "model_name_or_path", None)
     if base and not os.path.exists(base) and base.count("/") == 1:
         fields["base_model"] = base

@@ -225,3 +225,17 @@ def test_pretrain_script_push_to_hub_uploads_code_and_run_card(tmp_path):
     assert meta["datasets"] == ["tinycorpus"] and meta["pipeline_tag"] == "fill-mask"
     assert any(m["name"] == "eval_loss" for r in meta["model-index"][0]["results"] for m in r["metrics"])
     assert files["README.md"].decode() == (tmp_path / "run" / "README.md").read_text()
+
+
+def test_card_fields_from_script_arguments(tmp_path):
+    from types import SimpleNamespace as Args
+
+    from seedformer.hub.model_card import card_fields_from_args
+
+    imdb = Args(dataset_name=None, train_file="/data/imdb/train.jsonl.gz")
+    assert card_fields_from_args(Args(model_name_or_path="me/base"), imdb) == {"datasets": ["imdb"], "base_model": "me/base"}
+    # A local checkpoint folder is not a Hub id, so it is not claimed as base_model.
+    assert card_fields_from_args(Args(model_name_or_path=str(tmp_path)), Args(data_dir="/d/multi30k")) == {
+        "datasets": ["multi30k"]
+    }
+    assert card_fields_from_args(None, Args(dataset_name="glue", train_file=None)) == {"datasets": ["glue"]}
