@@ -22,6 +22,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from ..configuration import SeedformerConfig
 from .arguments import PRESETS, DataArguments, ModelArguments
 from .corpus import load_corpus
+from .denoising import set_seq2seq_special_ids
 from .metrics import PretrainingMetrics, preprocess_logits_for_metrics
 from .objectives import PretrainingObjective, get_objective
 
@@ -202,6 +203,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         raise ValueError("Give --tokenizer_name (train one with scripts/train_tokenizer.py) or --model_name_or_path.")
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, cache_dir=model_args.cache_dir)
     config = build_config(model_args, tokenizer, objective)
+    if config.is_encoder_decoder:  # denoising objectives: decoder start / end tokens from the tokenizer
+        set_seq2seq_special_ids(config, tokenizer)
     check_setup(config, tokenizer, data_args, objective, training_args)
 
     resume = training_args.resume_from_checkpoint

@@ -356,17 +356,66 @@ def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     assert resumed_losses[30] == pytest.approx(clean_losses[30], abs=0.05 * clean_losses[30])
 
 
-def test_torchrun_two_processes(corpus, tmp_path):
-    """DDP on CPU (gloo) through the stock launcher: `torchrun --nproc_per_node=2 scripts/pretrain.py ...`."""
-    out = tmp_path / "ddp"
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_process_ddp_launch(corpus, tmp_path, launcher):
+    """DDP on CPU (gloo) through the stock launchers, as in the README:
+    `torchrun --nproc_per_node=2 scripts/pretrain.py ...` and `accelerate launch --multi_gpu --num_processes 2 ...`
+    (accelerate's `--cpu` would start a single process; `--use_cpu --ddp_backend gloo` go to the Trainer)."""
+    out = tmp_path / launcher
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", PRETRAIN,
-           *run_args(corpus, out, "--do_train", "--max_steps", "4", "--per_device_train_batch_size", "4",
-                     "--ddp_backend", "gloo", "--save_strategy", "no", "--log_level", "info")]  # fmt: skip
+    port = f"{_free_port()}"
+    if launcher == "torchrun":
+        head = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
+    else:
+        head = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", port]
+    cmd = [*head, PRETRAIN, *run_args(corpus, out, "--do_train", "--max_steps", "4", "--per_device_train_batch_size", "4",
+                                      "--ddp_backend", "gloo", "--save_strategy", "no", "--log_level", "info")]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
-    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in log
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in log  # 2 processes x 4
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 4
     assert (out / "model.safetensors").exists()
+
+
+def test_plot_loss_curve(tmp_path):
+    from seedformer.pretraining.plotting import plot_loss_curve
+
+    history = [{"step": s, "loss": 7 - s / 10} for s in range(10, 60, 10)]
+    history += [{"step": 50, "eval_loss": 6.5, "eval_mlm_loss": 6.4, "eval_mlm_accuracy": 0.1}]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    png = plot_loss_curve(tmp_path, tmp_path / "fig" / "loss.png", title="t")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": []}))
+    with pytest.raises(ValueError, match="No logged losses"):
+        plot_loss_curve(tmp_path, tmp_path / "x.png")
+
+
+def test_readme_imdb_commands_tiny(shared_data, tmp_path):
+    """The README's IMDB commands with tiny settings (fewer documents and steps; the same flags otherwise)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import train_tokenizer as tokenizer_script
+    finally:
+        sys.path.pop(0)
+    unsup = str(shared_data / "imdb" / "unsup.jsonl.gz")
+    tokenizer_script.main(["--train_file", unsup, "--max_train_samples", "300", "--algorithm", "wordpiece",
+                           "--vocab_size", "500", "--output_dir", str(tmp_path / "tok")])  # fmt: skip
+    argv = [
+        "--train_file", unsup, "--max_train_samples", "200", "--max_eval_samples", "20",
+        "--tokenizer_name", str(tmp_path / "tok"), "--objective", "mlm", "--preset", "bert_like",
+        "--config_overrides", "hidden_size=64,num_hidden_layers=2,num_attention_heads=4,intermediate_size=256,"
+        "max_position_embeddings=128,sparse_prediction=true",
+        "--max_seq_length", "128", "--per_device_train_batch_size", "16", "--learning_rate", "2e-3",
+        "--warmup_steps", "1", "--weight_decay", "0.01", "--max_steps", "4", "--logging_steps", "2",
+        "--eval_strategy", "steps", "--eval_steps", "2", "--per_device_eval_batch_size", "64", "--save_steps", "2",
+        "--save_total_limit", "2", "--use_cpu", "--do_train", "--do_eval", "--output_dir", str(tmp_path / "run"),
+        "--disable_tqdm", "true",
+    ]  # fmt: skip
+    metrics = pretrain(*parse(argv))
+    assert metrics["global_step"] == 4 and 0 <= metrics["eval_mlm_accuracy"] <= 1
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    from seedformer.pretraining.plotting import plot_loss_curve
+
+    assert plot_loss_curve(tmp_path / "run", tmp_path / "loss.png").exists()
