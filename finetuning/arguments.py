@@ -1,0 +1,83 @@
+"""Argument dataclasses for `scripts/finetune.py` (parsed by `HfArgumentParser` next to `TrainingArguments`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(metadata={"help": "Checkpoint folder (or Hub id) to finetune."})
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the checkpoint's own."})
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={"help": "Re-initialise a head whose size does not match the label count (otherwise an error)."},
+    )
+    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated module names; default: peft's table entry for the model type "
+                  "(for Seedformer: qkv, q_proj, kv_proj, out_proj, up_proj, down_proj)."},
+    )
+    merge_lora: bool = field(
+        default=False, metadata={"help": "Also write a merged full checkpoint to <output_dir>/merged."}
+    )
+
+
+@dataclass
+class DataArguments:
+    task: str = field(metadata={"help": f"One of {', '.join(TASKS)}."})
+    dataset_name: str | None = field(default=None, metadata={"help": "`datasets.load_dataset` name or folder."})
+    dataset_config_name: str | None = field(default=None)
+    train_file: str | None = field(default=None, metadata={"help": "csv/tsv/json/jsonl(.gz)/parquet/CoNLL file."})
+    validation_file: str | None = field(default=None)
+    test_file: str | None = field(default=None, metadata={"help": "Predictions are written for this split."})
+    file_format: str | None = field(
+        default=None, metadata={"help": "Override the format guessed from the extension: csv, tsv, json, parquet, conll."}
+    )
+    validation_split_percentage: float = field(
+        default=0.0,
+        metadata={"help": "Without a validation split, hold out this percentage of train (shuffled with --seed)."},
+    )
+    # --- columns (None = the task's usual names) ---------------------------------------------------------------
+    text_column: str | None = field(default=None, metadata={"help": "Text (first sentence) column."})
+    text_pair_column: str | None = field(default=None, metadata={"help": "Second sentence column (pairs)."})
+    label_column: str | None = field(default=None, metadata={"help": "Label column (token-classification: tags)."})
+    tokens_column: str | None = field(default=None, metadata={"help": "Token-classification: list-of-words column."})
+    question_column: str | None = field(default=None, metadata={"help": "QA question / SWAG `sent2` column."})
+    context_column: str | None = field(default=None, metadata={"help": "QA context / SWAG `sent1` column."})
+    answer_column: str | None = field(default=None, metadata={"help": "QA answers column ({text, answer_start})."})
+    choice_columns: str | None = field(default=None, metadata={"help": "Multiple choice: comma-separated endings."})
+    problem_type: str | None = field(
+        default=None,
+        metadata={"help": "Text classification: single_label_classification, multi_label_classification or "
+                  "regression (default: from the label column's type)."},
+    )
+    # --- lengths and sizes -------------------------------------------------------------------------------------
+    max_seq_length: int = field(default=128, metadata={"help": "Tokens per (pair of) sequence(s) after truncation."})
+    doc_stride: int = field(default=64, metadata={"help": "QA: overlap (tokens) between chunks of a long context."})
+    max_answer_length: int = field(default=30, metadata={"help": "QA: longest answer span in tokens."})
+    n_best_size: int = field(default=20, metadata={"help": "QA: start/end candidates kept per chunk."})
+    label_all_tokens: bool = field(
+        default=False, metadata={"help": "Token-classification: label every sub-token, not only the first one."}
+    )
+    pad_to_max_length: bool = field(default=False, metadata={"help": "Pad to max_seq_length, not per batch."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep this many training examples (a seeded random subset)."}
+    )
+    max_eval_samples: int | None = field(default=None)
+    max_predict_samples: int | None = field(default=None)
+    preprocessing_num_workers: int | None = field(default=None)
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
+        if self.dataset_name is None and self.train_file is None and self.validation_file is None and self.test_file is None:
+            raise ValueError("Give --dataset_name or at least one of --train_file/--validation_file/--test_file")
+        if not 0 <= self.validation_split_percentage < 100:
+            raise ValueError("--validation_split_percentage must be in [0, 100)")

@@ -1,0 +1,93 @@
+"""Multiple choice (SWAG style): a context, the start of a continuation and N candidate endings; pick one.
+
+Each choice is encoded as the pair (context, start + " " + ending); the model scores the N pairs jointly.
+Defaults follow SWAG's columns: `sent1` (context), `sent2` (start), `ending0..ending3`, `label`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+from transformers import AutoModelForMultipleChoice, DataCollatorForMultipleChoice
+
+from ..metrics import load_metric
+from .recipes import TaskRecipe, require_columns
+
+
+class MultipleChoiceRecipe(TaskRecipe):
+    task = "multiple-choice"
+    auto_model_class = AutoModelForMultipleChoice
+    peft_task_type = None  # no peft task type: the head is listed in modules_to_save explicitly
+    head_modules = ("classifier", "pooler")
+    main_metric = "accuracy"
+
+    def setup_labels(self, raw: DatasetDict) -> None:
+        args = self.data_args
+        reference = raw["train"] if "train" in raw else next(iter(raw.values()))
+        self.context_column = args.context_column or "sent1"
+        self.question_column = args.question_column or ("sent2" if "sent2" in reference.column_names else None)
+        if args.choice_columns:
+            self.choice_columns = [c.strip() for c in args.choice_columns.split(",") if c.strip()]
+        else:
+            self.choice_columns = sorted((c for c in reference.column_names if re.fullmatch(r"ending\d+", c)),
+                                         key=lambda c: int(c[6:]))
+        if len(self.choice_columns) < 2:
+            raise ValueError(f"Multiple choice needs at least two choice columns (--choice_columns); "
+                             f"columns are {reference.column_names}")
+        self.label_column = args.label_column or "label"
+        for split, dataset in raw.items():
+            label = self.label_column if split != "test" or self.label_column in dataset.column_names else None
+            require_columns(dataset, split, {"context": self.context_column, "question": self.question_column,
+                                             "label": label, **{f"choice {c}": c for c in self.choice_columns}})
+            if label:
+                bad = sorted({v for v in dataset[label] if not (isinstance(v, int) and 0 <= v < len(self.choice_columns))},
+                             key=str)
+                if bad:
+                    raise ValueError(f"The {split} split has labels outside 0..{len(self.choice_columns) - 1} "
+                                     f"in column {label!r}: {bad[:10]}")
+
+    def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
+        n = len(self.choice_columns)
+        args = self.data_args
+        has_labels = self.label_column in dataset.column_names
+
+        def encode(batch):
+            size = len(batch[self.context_column])
+            firsts = [c for c in batch[self.context_column] for _ in range(n)]
+            starts = batch[self.question_column] if self.question_column else [""] * size
+            seconds = [f"{starts[i]} {batch[col][i]}".strip() for i in range(size) for col in self.choice_columns]
+            flat = tokenizer(firsts, seconds, truncation=True, max_length=args.max_seq_length,
+                             padding="max_length" if args.pad_to_max_length else False)
+            out = {k: [v[i:i + n] for i in range(0, len(v), n)] for k, v in flat.items()}
+            if has_labels:
+                out["labels"] = batch[self.label_column]
+            return out
+
+        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
+                           num_proc=args.preprocessing_num_workers, desc=f"Tokenizing {split}")
+
+    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+        return DataCollatorForMultipleChoice(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+    def compute_metrics_fn(self, examples, features):
+        accuracy = load_metric("accuracy")
+
+        def compute(eval_pred):
+            logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+            return accuracy.compute(predictions=logits.argmax(-1), references=eval_pred.label_ids)
+
+        return compute
+
+    def prediction_records(self, examples, features, predictions) -> list[dict]:
+        logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        records = []
+        for i, example in enumerate(examples):
+            probs = np.exp(logits[i] - logits[i].max())
+            record = {"index": i, "context": example[self.context_column], "prediction": int(logits[i].argmax()),
+                      "probabilities": (probs / probs.sum()).round(6).tolist()}
+            if self.label_column in example:
+                record["label"] = example[self.label_column]
+            records.append(record)
+        return records

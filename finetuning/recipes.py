@@ -1,0 +1,128 @@
+"""The interface every finetuning task implements, and the task-name -> recipe table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from datasets import Dataset, DatasetDict
+
+
+class TaskRecipe:
+    """What `run_finetuning` needs from a task: labels, model class, preprocessing, collator, metrics, outputs.
+
+    Subclasses set the class attributes and implement the methods; a recipe instance holds the label set found
+    in the data (`setup_labels`) and is otherwise stateless.
+    """
+
+    task: str
+    auto_model_class: type  # e.g. AutoModelForSequenceClassification
+    peft_task_type: str | None = None  # peft.TaskType value, sets modules_to_save for the head
+    head_modules: tuple[str, ...] = ()  # names of head modules trained in full under LoRA
+    main_metric: str = "accuracy"  # for metric_for_best_model; always greater-is-better
+
+    def __init__(self, data_args):
+        self.data_args = data_args
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def setup_labels(self, raw: DatasetDict) -> None:
+        """Find the columns and the label set; raise ValueError on missing columns or unseen eval labels."""
+
+    def config_kwargs(self) -> dict[str, Any]:
+        """Config overrides for the head: num_labels, id2label, label2id, problem_type."""
+        return {}
+
+    def align_labels_with_checkpoint(self, config, ignore_mismatched_sizes: bool) -> None:
+        """Adopt the checkpoint's label order when it already has a trained head for the same labels."""
+
+    def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
+        raise NotImplementedError
+
+    def data_collator(self, tokenizer, pad_to_multiple_of: int | None = None) -> Callable:
+        raise NotImplementedError
+
+    # -- evaluation -------------------------------------------------------------------------------------------
+    def compute_metrics_fn(self, examples: Dataset, features: Dataset) -> Callable:
+        """The Trainer's `compute_metrics` for this eval split (QA needs the examples to rebuild answers)."""
+        raise NotImplementedError
+
+    def prediction_records(self, examples: Dataset, features: Dataset, predictions) -> list[dict]:
+        """One JSON-able dict per example: the prediction (label names / spans / tags) next to the input and gold."""
+        raise NotImplementedError
+
+
+def get_recipe(data_args) -> TaskRecipe:
+    from .multiple_choice import MultipleChoiceRecipe
+    from .question_answering import QuestionAnsweringRecipe
+    from .text_classification import TextClassificationRecipe
+    from .token_classification import TokenClassificationRecipe
+
+    table = {
+        "text-classification": TextClassificationRecipe,
+        "token-classification": TokenClassificationRecipe,
+        "question-answering": QuestionAnsweringRecipe,
+        "multiple-choice": MultipleChoiceRecipe,
+    }
+    return table[data_args.task](data_args)
+
+
+TASK_RECIPES = ("text-classification", "token-classification", "question-answering", "multiple-choice")
+
+
+def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]) -> None:
+    """columns: role -> column name. ValueError naming the missing ones and the columns that exist."""
+    missing = [f"{role} column {name!r}" for role, name in columns.items() if name is not None and name not in dataset.column_names]
+    if missing:
+        raise ValueError(
+            f"The {split} split has no {', '.join(missing)}; its columns are {dataset.column_names}. "
+            f"Name the right ones with --text_column/--label_column/... ."
+        )
+
+
+def first_present(dataset: Dataset, candidates: tuple[str, ...]) -> str | None:
+    return next((c for c in candidates if c in dataset.column_names), None)
+
+
+def check_known_labels(values, known, split: str, column: str) -> None:
+    unknown = sorted({str(v) for v in values} - {str(k) for k in known})
+    if unknown:
+        shown = unknown[:10] + (["..."] if len(unknown) > 10 else [])
+        raise ValueError(
+            f"The {split} split has label values not seen in training in column {column!r}: {shown}. "
+            f"Known labels: {list(known)[:20]}. Fix the data, or train on data that contains them."
+        )
+
+
+def label_config(label_list: list[str]) -> dict[str, Any]:
+    return {
+        "num_labels": len(label_list),
+        "id2label": {i: str(name) for i, name in enumerate(label_list)},
+        "label2id": {str(name): i for i, name in enumerate(label_list)},
+    }
+
+
+def checkpoint_label_names(config) -> list[str] | None:
+    """The checkpoint's label names if it was finetuned with named labels, else None (default LABEL_i names)."""
+    id2label = getattr(config, "id2label", None) or {}
+    names = [id2label[i] for i in sorted(id2label)]
+    if not names or all(name == f"LABEL_{i}" for i, name in enumerate(names)):
+        return None
+    return names
+
+
+def align_label_list(label_list: list[str], config, ignore_mismatched_sizes: bool, what: str = "labels") -> list[str]:
+    """Return the label order to use: the checkpoint's when it names the same labels, else ours.
+
+    A checkpoint whose head was trained for other labels is an error unless `ignore_mismatched_sizes`.
+    """
+    names = checkpoint_label_names(config)
+    if names is None:
+        return label_list
+    if set(names) == set(label_list):
+        return names
+    if ignore_mismatched_sizes:
+        return label_list
+    raise ValueError(
+        f"The checkpoint's head was trained for {what} {names} but the data has {label_list}. Pass "
+        f"--ignore_mismatched_sizes to replace the head (it is re-initialised when the sizes differ)."
+    )

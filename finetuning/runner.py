@@ -1,0 +1,145 @@
+"""`run_finetuning`: data -> tokenizer/config/model (+ LoRA) -> stock Trainer -> metrics, prediction files, saved model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
+
+from .data import load_raw_datasets
+from .lora import apply_lora
+from .recipes import get_recipe
+
+logger = logging.getLogger(__name__)
+
+
+def _head_size_mismatch(path: str, auto_model_class, config) -> str | None:
+    """Describe a checkpoint head whose saved shape differs from what `config` asks for, else None.
+
+    transformers only warns (and re-initialises) on a mismatched head with `ignore_mismatched_sizes=True` and
+    refuses without it; we check first so the error names labels, not tensor shapes.
+    """
+    try:
+        model = auto_model_class.from_pretrained(path, ignore_mismatched_sizes=True, config=config,
+                                                 output_loading_info=True)
+    except (OSError, ValueError):
+        return None
+    _, info = model
+    mismatched = info.get("mismatched_keys") or []
+    if not mismatched:
+        return None
+    return ", ".join(f"{key} {tuple(old)} -> {tuple(new)}" for key, old, new in mismatched)
+
+
+def load_model(recipe, model_args, config):
+    """The task model from the checkpoint; a head of the wrong size is an error unless asked to re-initialise."""
+    path = model_args.model_name_or_path
+    if not model_args.ignore_mismatched_sizes:
+        mismatch = _head_size_mismatch(path, recipe.auto_model_class, config)
+        if mismatch:
+            raise ValueError(
+                f"The checkpoint's head does not fit the data ({config.num_labels} labels): {mismatch}. Pass "
+                f"--ignore_mismatched_sizes to re-initialise it."
+            )
+    return recipe.auto_model_class.from_pretrained(
+        path, config=config, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes
+    )
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False, default=float) + "\n")
+
+
+def run_finetuning(model_args, data_args, training_args) -> dict:
+    """Finetune, evaluate and predict as the arguments say. Returns the metrics (also in <output_dir>/*.json).
+
+    Writes to `training_args.output_dir`: the final model (or LoRA adapter) with its tokenizer, `all_results.json`,
+    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split), and with
+    `--merge_lora` a full merged checkpoint in `merged/`. The task's main metric is `metric_for_best_model` unless
+    the arguments name another, so `--load_best_model_at_end` keeps the best checkpoint by it.
+    """
+    set_seed(training_args.seed)
+    recipe = get_recipe(data_args)
+    raw = load_raw_datasets(data_args, seed=training_args.seed)
+    if training_args.do_train and "train" not in raw:
+        raise ValueError("--do_train needs a train split (--train_file or a dataset with one)")
+    if training_args.do_eval and "validation" not in raw:
+        raise ValueError("--do_eval needs a validation split (--validation_file or --validation_split_percentage)")
+    if training_args.do_predict and "test" not in raw:
+        raise ValueError("--do_predict needs a test split (--test_file)")
+    recipe.setup_labels(raw)
+
+    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
+    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    recipe.align_labels_with_checkpoint(config, model_args.ignore_mismatched_sizes)
+    for key, value in recipe.config_kwargs().items():
+        setattr(config, key, value)
+    model = load_model(recipe, model_args, config)
+    if model_args.use_lora:
+        targets = model_args.lora_target_modules.split(",") if model_args.lora_target_modules else None
+        model = apply_lora(model, recipe.peft_task_type, recipe.head_modules, model_args.lora_r,
+                           model_args.lora_alpha, model_args.lora_dropout, targets)
+        model.print_trainable_parameters()
+
+    # TrainingArguments fills in "loss" itself when --load_best_model_at_end is given without a metric; we take
+    # that as "not chosen" and select by the task's main metric (ask for `eval_loss` to select by loss).
+    if training_args.metric_for_best_model in (None, "loss"):
+        training_args.metric_for_best_model = recipe.main_metric
+        training_args.greater_is_better = True
+
+    with training_args.main_process_first(desc="tokenizing"):
+        features = {split: recipe.preprocess(dataset, tokenizer, split) for split, dataset in raw.items()}
+    compute_metrics = recipe.compute_metrics_fn(raw["validation"], features["validation"]) if "validation" in raw else None
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=features.get("train"),
+        eval_dataset=features.get("validation"),
+        processing_class=tokenizer,
+        data_collator=recipe.data_collator(tokenizer),
+        compute_metrics=compute_metrics,
+    )
+
+    output_dir = Path(training_args.output_dir)
+    results: dict = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()  # model (or adapter) + tokenizer; config carries id2label/label2id
+        trainer.save_state()
+        results.update(train_result.metrics)
+        results["train_samples"] = len(features["train"])
+        if trainer.state.best_model_checkpoint:
+            results["best_model_checkpoint"] = trainer.state.best_model_checkpoint
+            results[f"best_{training_args.metric_for_best_model}"] = trainer.state.best_metric
+        if model_args.use_lora:
+            # The adapter folder also gets the head's config so AutoPeftModelFor* / pipelines know the labels.
+            trainer.model.get_base_model().config.save_pretrained(output_dir)
+            if model_args.merge_lora:
+                merged_dir = output_dir / "merged"
+                trainer.model.merge_and_unload().save_pretrained(merged_dir)
+                tokenizer.save_pretrained(merged_dir)
+                results["merged_model"] = str(merged_dir)
+    if training_args.do_eval:
+        prediction = trainer.predict(features["validation"], metric_key_prefix="eval")
+        results.update(prediction.metrics)
+        results["eval_samples"] = len(raw["validation"])
+        if trainer.is_world_process_zero():
+            write_jsonl(output_dir / "eval_predictions.jsonl",
+                        recipe.prediction_records(raw["validation"], features["validation"], prediction.predictions))
+    if training_args.do_predict:
+        prediction = trainer.predict(features["test"], metric_key_prefix="predict")
+        if trainer.is_world_process_zero():
+            write_jsonl(output_dir / "predict_predictions.jsonl",
+                        recipe.prediction_records(raw["test"], features["test"], prediction.predictions))
+        results["predict_samples"] = len(raw["test"])
+
+    if trainer.is_world_process_zero():
+        os.makedirs(output_dir, exist_ok=True)
+        with open(output_dir / "all_results.json", "w") as handle:
+            json.dump(results, handle, indent=2, default=str)
+    return results

@@ -1,0 +1,273 @@
+"""scripts/finetune.py end to end on tiny checkpoints and toy data: each task learns, metrics and prediction files
+are written, the best checkpoint is chosen by the task's metric, and bad input fails with a clear error."""
+
+import json
+
+import numpy as np
+import pytest
+from _finetuning_helpers import (
+    TRAIN_FLAGS,
+    load_script,
+    make_tokenizer,
+    ner_sentences,
+    qa_rows,
+    save_checkpoint,
+    sentiment_rows,
+    swag_rows,
+    write_conll,
+    write_jsonl,
+)
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from seedformer.finetuning.arguments import DataArguments
+from seedformer.finetuning.data import load_raw_datasets, read_conll
+from seedformer.finetuning.question_answering import QuestionAnsweringRecipe
+from seedformer.finetuning.token_classification import TokenClassificationRecipe
+from seedformer.metrics import load_metric
+
+
+@pytest.fixture(scope="module")
+def base_ckpt(tmp_path_factory):
+    return save_checkpoint(tmp_path_factory.mktemp("base"))
+
+
+@pytest.fixture(scope="module")
+def finetune():
+    return load_script("finetune").main
+
+
+def train_losses(out_dir):
+    state = json.loads((out_dir / "trainer_state.json").read_text())
+    return [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# --- text classification ------------------------------------------------------------------------------------
+def test_text_classification_learns_picks_best_and_writes_outputs(tmp_path, base_ckpt, finetune):
+    train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(96, seed=1))
+    test = write_jsonl(tmp_path / "test.jsonl", [{"text": r["text"]} for r in sentiment_rows(8, seed=3)])
+    out = tmp_path / "out"
+    results = finetune([
+        "--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
+        "--validation_split_percentage", "25", "--test_file", str(test), "--output_dir", str(out),
+        "--do_train", "--do_eval", "--do_predict", "--num_train_epochs", "6", "--learning_rate", "5e-3",
+        "--eval_strategy", "epoch", "--save_strategy", "epoch", "--load_best_model_at_end", "--save_total_limit", "2",
+        *TRAIN_FLAGS,
+    ])
+    losses = train_losses(out)
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    assert results["eval_accuracy"] >= 0.9  # one keyword decides the label
+    assert {"eval_f1", "eval_matthews_correlation"} <= set(results)
+    # best checkpoint chosen by accuracy, not loss
+    state = json.loads((out / "trainer_state.json").read_text())
+    evals = [e for e in state["log_history"] if "eval_accuracy" in e]
+    assert results["best_accuracy"] == pytest.approx(max(e["eval_accuracy"] for e in evals))
+    # final model saved with its tokenizer and label names
+    config = AutoConfig.from_pretrained(out)
+    assert config.id2label == {0: "neg", 1: "pos"} and config.problem_type == "single_label_classification"
+    assert AutoTokenizer.from_pretrained(out)("good film")["input_ids"]
+    predictions = read_jsonl(out / "eval_predictions.jsonl")
+    assert len(predictions) == results["eval_samples"] == 24
+    assert np.mean([p["prediction"] == p["label"] for p in predictions]) == pytest.approx(results["eval_accuracy"])
+    assert {p["prediction"] for p in read_jsonl(out / "predict_predictions.jsonl")} <= {"neg", "pos"}
+
+
+@pytest.mark.parametrize("problem", ["pairs_multiclass", "multi_label", "regression"])
+def test_text_classification_problem_types(tmp_path, base_ckpt, finetune, problem):
+    rows = sentiment_rows(32, seed=2)
+    extra = []
+    if problem == "pairs_multiclass":
+        for i, r in enumerate(rows):
+            r["hypothesis"], r["label"] = "yes", ["entailment", "neutral", "contradiction"][i % 3]
+        extra = ["--text_pair_column", "hypothesis"]
+        expected = {"eval_accuracy", "eval_f1", "eval_matthews_correlation"}
+    elif problem == "multi_label":
+        for i, r in enumerate(rows):
+            r["label"] = [r["label"]] + (["long"] if i % 2 else [])
+        expected = {"eval_f1", "eval_f1_macro", "eval_exact_match"}
+    else:
+        for r in rows:
+            r["label"] = float(r["label"] == "pos")
+        expected = {"eval_pearsonr", "eval_spearmanr", "eval_mse"}
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    out = tmp_path / "out"
+    results = finetune(["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file",
+                        str(train), "--validation_split_percentage", "25", "--output_dir", str(out), "--do_train",
+                        "--do_eval", "--max_steps", "3", "--save_strategy", "no", *extra, *TRAIN_FLAGS])
+    assert expected <= set(results)
+    config = AutoConfig.from_pretrained(out)
+    if problem == "pairs_multiclass":
+        assert sorted(config.label2id) == ["contradiction", "entailment", "neutral"]
+    elif problem == "multi_label":
+        assert config.problem_type == "multi_label_classification" and sorted(config.label2id) == ["long", "neg", "pos"]
+        assert all(isinstance(p["prediction"], list) for p in read_jsonl(out / "eval_predictions.jsonl"))
+    else:
+        assert config.problem_type == "regression" and config.num_labels == 1
+
+
+# --- token classification -------------------------------------------------------------------------------------
+def test_conll_reader_and_first_subtoken_labels(tmp_path):
+    path = write_conll(tmp_path / "train.txt", [(["alices", "smith", "saw", "paris"], ["B-PER", "I-PER", "O", "B-LOC"])])
+    data = read_conll(path)
+    assert data[0]["tokens"] == ["alices", "smith", "saw", "paris"] and data[0]["ner_tags"][3] == "B-LOC"
+    args = DataArguments(task="token-classification", train_file=str(path))
+    recipe = TokenClassificationRecipe(args)
+    recipe.setup_labels({"train": data})
+    assert recipe.label_list == ["O", "B-LOC", "B-PER", "I-PER"]
+    features = recipe.preprocess(data, make_tokenizer(), "train")
+    tokens = make_tokenizer().convert_ids_to_tokens(features[0]["input_ids"])
+    assert tokens == ["[CLS]", "alice", "##s", "smith", "saw", "paris", "[SEP]"]
+    ids = {name: i for i, name in enumerate(recipe.label_list)}
+    assert features[0]["labels"] == [-100, ids["B-PER"], -100, ids["I-PER"], ids["O"], ids["B-LOC"], -100]
+
+
+def test_token_classification_learns_entities(tmp_path, base_ckpt, finetune):
+    train = write_conll(tmp_path / "train.txt", ner_sentences(96, seed=1))
+    dev = write_conll(tmp_path / "dev.txt", ner_sentences(24, seed=2))
+    out = tmp_path / "out"
+    results = finetune(["--task", "token-classification", "--model_name_or_path", str(base_ckpt), "--train_file",
+                        str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
+                        "--do_eval", "--num_train_epochs", "5", "--learning_rate", "5e-3", "--save_strategy", "no",
+                        *TRAIN_FLAGS])
+    losses = train_losses(out)
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    assert results["eval_f1"] > 0.8 and {"eval_PER_f1", "eval_LOC_f1", "eval_precision"} <= set(results)
+    predictions = read_jsonl(out / "eval_predictions.jsonl")
+    assert all(len(p["prediction"]) == len(p["tokens"]) for p in predictions)
+    # the file's per-word tags give back the reported entity F1 (no truncation at this length)
+    seqeval = load_metric("seqeval").compute(predictions=[p["prediction"] for p in predictions],
+                                             references=[p["label"] for p in predictions])
+    assert seqeval["overall_f1"] == pytest.approx(results["eval_f1"])
+
+
+# --- question answering ------------------------------------------------------------------------------------------
+def test_qa_features_point_at_the_answer_across_chunks():
+    rows = qa_rows(6, seed=4, context_words=30)
+    args = DataArguments(task="question-answering", train_file="x.jsonl", max_seq_length=24, doc_stride=8)
+    recipe = QuestionAnsweringRecipe(args)
+    from datasets import Dataset
+
+    data = Dataset.from_list(rows)
+    recipe.setup_labels({"train": data})
+    tokenizer = make_tokenizer()
+    features = recipe.preprocess(data, tokenizer, "train")
+    assert len(features) > len(rows)  # long contexts were split into several chunks
+    contexts = {r["id"]: r for r in rows}
+    found = set()
+    for feature in features:
+        row = contexts[feature["example_id"]]
+        start, end = feature["start_positions"], feature["end_positions"]
+        if start == 0:
+            assert end == 0
+            continue
+        offsets = feature["offset_mapping"]
+        assert row["context"][offsets[start][0]:offsets[end][1]] == row["answers"]["text"][0]
+        found.add(row["id"])
+    assert found == set(contexts)  # every answer is inside at least one chunk
+
+
+def test_question_answering_learns_spans(tmp_path, base_ckpt, finetune):
+    train = write_jsonl(tmp_path / "train.jsonl", qa_rows(64, seed=1, context_words=12))
+    dev = write_jsonl(tmp_path / "dev.jsonl", qa_rows(16, seed=2, context_words=20))
+    out = tmp_path / "out"
+    results = finetune(["--task", "question-answering", "--model_name_or_path", str(base_ckpt), "--train_file",
+                        str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
+                        "--do_eval", "--max_seq_length", "24", "--doc_stride", "8", "--num_train_epochs", "6",
+                        "--learning_rate", "5e-3", "--save_strategy", "no", *TRAIN_FLAGS])
+    losses = train_losses(out)
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    assert {"eval_exact_match", "eval_f1"} <= set(results) and results["eval_exact_match"] >= 50
+    predictions = read_jsonl(out / "eval_predictions.jsonl")
+    rows = {r["id"]: r for r in qa_rows(16, seed=2, context_words=20)}
+    for p in predictions:
+        assert rows[p["id"]]["context"][p["start"]:p["end"]] == p["prediction_text"]
+    exact = np.mean([p["prediction_text"] == rows[p["id"]]["answers"]["text"][0] for p in predictions])
+    assert 100 * exact == pytest.approx(results["eval_exact_match"])
+
+
+# --- multiple choice ---------------------------------------------------------------------------------------------
+def test_multiple_choice_swag_style(tmp_path, base_ckpt, finetune):
+    train = write_jsonl(tmp_path / "train.jsonl", swag_rows(48, seed=1))
+    dev = write_jsonl(tmp_path / "dev.jsonl", swag_rows(16, seed=2))
+    out = tmp_path / "out"
+    results = finetune(["--task", "multiple-choice", "--model_name_or_path", str(base_ckpt), "--train_file",
+                        str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
+                        "--do_eval", "--num_train_epochs", "4", "--learning_rate", "3e-3", "--save_strategy", "no",
+                        *TRAIN_FLAGS])
+    losses = train_losses(out)
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert 0 <= results["eval_accuracy"] <= 1
+    predictions = read_jsonl(out / "eval_predictions.jsonl")
+    assert len(predictions) == 16 and all(len(p["probabilities"]) == 4 for p in predictions)
+
+
+# --- data loading and bad input ----------------------------------------------------------------------------------
+def test_file_formats_and_seeded_subsets(tmp_path):
+    rows = sentiment_rows(20, seed=5)
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    frame.to_parquet(tmp_path / "d.parquet")
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    import gzip
+
+    with open(tmp_path / "d.jsonl", "rb") as src, gzip.open(tmp_path / "d.jsonl.gz", "wb") as dst:
+        dst.write(src.read())
+    for name in ("d.csv", "d.tsv", "d.parquet", "d.jsonl", "d.jsonl.gz"):
+        raw = load_raw_datasets(DataArguments(task="text-classification", train_file=str(tmp_path / name)))
+        assert raw["train"]["text"] == frame["text"].tolist(), name
+    args = DataArguments(task="text-classification", train_file=str(tmp_path / "d.jsonl"), max_train_samples=5,
+                         validation_split_percentage=20)
+    first, again = load_raw_datasets(args, seed=1), load_raw_datasets(args, seed=1)
+    assert len(first["train"]) == 5 and len(first["validation"]) == 4
+    assert first["train"]["text"] == again["train"]["text"]
+    assert first["train"]["text"] != frame["text"].tolist()[:5]  # a random subset, not the first rows
+
+
+def _run_bad(finetune, tmp_path, ckpt, train_rows, eval_rows, *extra):
+    train = write_jsonl(tmp_path / "train.jsonl", train_rows)
+    dev = tmp_path / "dev.jsonl"
+    write_jsonl(dev, eval_rows)
+    return finetune(["--task", "text-classification", "--model_name_or_path", str(ckpt), "--train_file", str(train),
+                     "--validation_file", str(dev), "--output_dir", str(tmp_path / "out"), "--do_train", "--do_eval",
+                     "--max_steps", "1", "--save_strategy", "no", *extra, *TRAIN_FLAGS])
+
+
+def test_unknown_eval_label_is_an_error(tmp_path, base_ckpt, finetune):
+    dev = sentiment_rows(4, seed=2)
+    dev[1]["label"] = "meh"
+    with pytest.raises(ValueError, match=r"not seen in training.*'meh'"):
+        _run_bad(finetune, tmp_path, base_ckpt, sentiment_rows(8, seed=1), dev)
+
+
+def test_missing_label_column_is_an_error(tmp_path, base_ckpt, finetune):
+    with pytest.raises(ValueError, match=r"no label column 'label'.*columns are \['text'\]"):
+        _run_bad(finetune, tmp_path, base_ckpt, sentiment_rows(8, seed=1), [{"text": "good film"}])
+
+
+def test_empty_eval_split_is_an_error(tmp_path, base_ckpt, finetune):
+    with pytest.raises(ValueError, match="validation split is empty"):
+        _run_bad(finetune, tmp_path, base_ckpt, sentiment_rows(8, seed=1), [])
+
+
+def test_head_size_mismatch_is_an_error_unless_asked(tmp_path, finetune):
+    three = tmp_path / "three"
+    save_checkpoint(three, AutoModelForSequenceClassification, num_labels=3)
+    rows = sentiment_rows(8, seed=1)
+    with pytest.raises(ValueError, match=r"head does not fit the data \(2 labels\).*ignore_mismatched_sizes"):
+        _run_bad(finetune, tmp_path, three, rows, rows)
+    results = _run_bad(finetune, tmp_path, three, rows, rows, "--ignore_mismatched_sizes")
+    assert AutoConfig.from_pretrained(tmp_path / "out").num_labels == 2 and "eval_accuracy" in results
+
+
+def test_named_head_for_other_labels_is_an_error(tmp_path, finetune):
+    named = tmp_path / "named"
+    save_checkpoint(named, AutoModelForSequenceClassification, id2label={0: "cat", 1: "dog"}, label2id={"cat": 0, "dog": 1})
+    rows = sentiment_rows(8, seed=1)
+    with pytest.raises(ValueError, match=r"trained for labels \['cat', 'dog'\] but the data has \['neg', 'pos'\]"):
+        _run_bad(finetune, tmp_path, named, rows, rows)
