@@ -81,6 +81,9 @@ def build_config(model_args: ModelArguments, tokenizer, objective: PretrainingOb
         config = AutoConfig.from_pretrained(config_name, cache_dir=model_args.cache_dir)
         for key, value in {**objective.config_updates, **overrides}.items():
             setattr(config, key, value)
+        prepare = getattr(objective, "prepare_config", None)
+        if prepare is not None:
+            prepare(config, tokenizer)
         config.validate()
         return config
     preset = config_name or model_args.preset
@@ -89,7 +92,11 @@ def build_config(model_args: ModelArguments, tokenizer, objective: PretrainingOb
     kwargs = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id}
     kwargs.update(objective.config_updates)
     kwargs.update(overrides)
-    return getattr(SeedformerConfig, preset)(**kwargs)
+    config = getattr(SeedformerConfig, preset)(**kwargs)
+    prepare = getattr(objective, "prepare_config", None)
+    if prepare is not None:
+        prepare(config, tokenizer)
+    return config
 
 
 # ---------------------------------------------------------------------------------------------------------------------
