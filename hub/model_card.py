@@ -24,6 +24,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 LIBRARY_TAG = "seedformer"
 DEFAULT_LICENSE = "apache-2.0"
+# The body of the card transformers' `push_to_hub` creates when a repo has none (utils/hub.py).
+TRANSFORMERS_PLACEHOLDER_CARD = "This is the model card of a 🤗 transformers model that has been pushed on the Hub."
 # Class-name suffix -> (Hub pipeline tag, Auto class). Suffixes, so heads added later map without edits here.
 HEAD_TASKS: dict[str, tuple[str | None, str]] = {
     "ForConditionalGeneration": ("text2text-generation", "AutoModelForSeq2SeqLM"),
@@ -253,9 +255,11 @@ def card_for_push(model, repo_id: str, token=None, tags: str | list[str] | None 
     tags = list(dict.fromkeys([LIBRARY_TAG, *(model.model_tags or []), *([tags] if isinstance(tags, str) else tags or [])]))
     try:
         card = ModelCard.load(repo_id, token=token)
-        card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *tags]))
     except EntryNotFoundError:
-        card = build_model_card(model, repo_id=repo_id, tags=tags)
+        return build_model_card(model, repo_id=repo_id, tags=tags)
+    if TRANSFORMERS_PLACEHOLDER_CARD in card.content:  # e.g. from an earlier `tokenizer.push_to_hub`: nothing to keep
+        return build_model_card(model, repo_id=repo_id, tags=[*(card.data.tags or []), *tags])
+    card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *tags]))
     return card
 
 

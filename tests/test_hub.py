@@ -24,7 +24,7 @@ from seedformer.hub.model_card import build_model_card, head_task
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
             max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 REPOS = {
-    "cls": ("me/seedformer-cls", "AutoModelForSequenceClassification"),  # model.push_to_hub + tokenizer.push_to_hub
+    "cls": ("me/seedformer-cls", "AutoModelForSequenceClassification"),  # tokenizer.push_to_hub + model.push_to_hub
     "tok": ("me/seedformer-ner", "AutoModelForTokenClassification"),  # save_pretrained(push_to_hub=True)
     "mlm": ("me/seedformer-mlm", "AutoModelForMaskedLM"),  # Trainer(push_to_hub=True) + the run's model card
 }
@@ -53,8 +53,8 @@ refs = {{}}
 
 torch.manual_seed(0)
 cls = seedformer.SeedformerForSequenceClassification(seedformer.SeedformerConfig(num_labels=3, **tiny)).eval()
-cls.push_to_hub(repos["cls"][0])
-tok.push_to_hub(repos["cls"][0])
+tok.push_to_hub(repos["cls"][0])  # tokenizer first: transformers puts its placeholder card in the repo
+cls.push_to_hub(repos["cls"][0])  # ... which the model's push replaces with a Seedformer card
 refs["cls"] = cls(**enc).logits.detach()
 
 ner = seedformer.SeedformerForTokenClassification(seedformer.SeedformerConfig(num_labels=5, **tiny)).eval()
