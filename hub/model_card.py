@@ -240,8 +240,11 @@ def write_run_model_card(training_args, metrics: Mapping | None = None, **card_f
     """End-of-training hook for the scripts: card in `output_dir` (main process only), pushed if `--push_to_hub`."""
     if not getattr(training_args, "should_save", True):
         return None
-    if not (Path(training_args.output_dir) / "config.json").is_file():
+    output_dir = Path(training_args.output_dir)
+    if not (output_dir / "config.json").is_file():
         return None  # nothing was saved (e.g. --do_train off): no checkpoint to describe
+    if (output_dir / "adapter_config.json").is_file():
+        return None  # a LoRA adapter: peft writes its own card, and the weights here are not a full model
     return write_model_card(
         training_args.output_dir, push=bool(training_args.push_to_hub), repo_id=training_args.hub_model_id,
         token=getattr(training_args, "hub_token", None), metrics=metrics, training_args=training_args, **card_fields,

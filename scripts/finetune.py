@@ -18,6 +18,7 @@ from transformers import HfArgumentParser, TrainingArguments
 import seedformer  # noqa: F401  (registers the model family with the Auto classes)
 from seedformer.finetuning.arguments import DataArguments, ModelArguments
 from seedformer.finetuning.runner import run_finetuning
+from seedformer.hub.model_card import card_fields_from_args, write_run_model_card
 
 
 def main(argv=None):
@@ -28,6 +29,8 @@ def main(argv=None):
     else:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
     results = run_finetuning(model_args, data_args, training_args)
+    # README.md with metadata, results and usage in output_dir (uploaded too with --push_to_hub)
+    write_run_model_card(training_args, results, **card_fields_from_args(model_args, data_args))
     print(json.dumps(results, indent=2, default=str))
     return results
 
