@@ -1,0 +1,70 @@
+"""LoRA through peft on Seedformer: default target lookup, adapter save/load, merged checkpoint parity."""
+
+import json
+
+import torch
+from _finetuning_helpers import TRAIN_FLAGS, load_script, make_tokenizer, save_checkpoint, sentiment_rows, write_jsonl
+from conftest import tiny_config
+from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModel, TaskType, get_peft_model
+from safetensors.torch import load_file
+from transformers import AutoConfig, AutoModelForSequenceClassification, pipeline
+
+from seedformer import SeedformerForSequenceClassification, SeedformerForTokenClassification
+from seedformer.finetuning.lora import SEEDFORMER_LORA_TARGET_MODULES, apply_lora
+
+
+def test_peft_default_targets_cover_attention_and_feed_forward():
+    # no target_modules: peft looks "seedformer" up in its table (filled on `import seedformer`)
+    model = get_peft_model(SeedformerForSequenceClassification(tiny_config()), LoraConfig(task_type=TaskType.SEQ_CLS, r=4))
+    lora_modules = {name for name, module in model.named_modules() if hasattr(module, "lora_A")}
+    for layer in range(2):
+        for proj in ("attention.qkv", "attention.out_proj", "feed_forward.up_proj", "feed_forward.down_proj"):
+            assert any(name.endswith(f"layers.{layer}.{proj}") for name in lora_modules), proj
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in name or "classifier" in name for name in trainable)
+    assert set(model.peft_config["default"].target_modules) == set(SEEDFORMER_LORA_TARGET_MODULES)
+
+
+def test_apply_lora_trains_head_in_full_for_token_classification():
+    model = apply_lora(SeedformerForTokenClassification(tiny_config(num_labels=5)), "TOKEN_CLS", ("classifier",), r=2)
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert any("classifier.modules_to_save" in name for name in trainable)
+    assert not any("base_layer" in name for name in trainable)
+
+
+def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
+    base = save_checkpoint(tmp_path / "base")
+    train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(48, seed=1))
+    out = tmp_path / "out"
+    results = load_script("finetune").main([
+        "--task", "text-classification", "--model_name_or_path", str(base), "--train_file", str(train),
+        "--validation_split_percentage", "25", "--output_dir", str(out), "--do_train", "--do_eval",
+        "--num_train_epochs", "2", "--learning_rate", "1e-2", "--save_strategy", "no",
+        "--use_lora", "--lora_r", "4", "--merge_lora", *TRAIN_FLAGS,
+    ])
+    assert "eval_accuracy" in results and results["merged_model"] == str(out / "merged")
+    adapter = load_file(out / "adapter_model.safetensors")
+    assert any("lora_B" in k for k in adapter) and any("classifier" in k for k in adapter)
+    assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)  # the adapters were trained
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base)
+
+    tokenizer = make_tokenizer()
+    batch = tokenizer(["good film", "the film was awful and sad"], padding=True, return_tensors="pt")
+    config = AutoConfig.from_pretrained(out)  # the adapter folder carries the head's labels
+    assert config.id2label == {0: "neg", 1: "pos"}
+    with torch.no_grad():
+        peft_model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, config=config), out).eval()
+        auto_peft = AutoPeftModelForSequenceClassification.from_pretrained(out).eval()
+        merged = AutoModelForSequenceClassification.from_pretrained(out / "merged").eval()
+        logits = peft_model(**batch).logits
+        torch.testing.assert_close(auto_peft(**batch).logits, logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(merged(**batch).logits, logits, atol=1e-5, rtol=1e-5)
+    # adapter training leaves the base weights as they were; merging changes them
+    base_qkv = load_file(base / "model.safetensors")["layers.0.attention.qkv.weight"]
+    layer = peft_model.get_base_model().seedformer.layers[0].attention.qkv
+    torch.testing.assert_close(layer.base_layer.weight, base_qkv)
+    assert not torch.allclose(merged.seedformer.layers[0].attention.qkv.weight, base_qkv)
+    assert type(merged).__name__ == "SeedformerForSequenceClassification"
+    assert not any("lora" in k for k in load_file(out / "merged" / "model.safetensors"))
+    classify = pipeline("text-classification", model=str(out / "merged"))
+    assert classify("good film")[0]["label"] in {"neg", "pos"}

@@ -1,0 +1,186 @@
+"""Inference on saved Seedformer checkpoints: stock pipelines with no extra arguments, our extractive-QA pipeline,
+and sentence embeddings (scripts/extract_features.py, sentence-transformers)."""
+
+import numpy as np
+import pytest
+import torch
+from _finetuning_helpers import VOCAB, load_script, make_tokenizer, save_checkpoint, write_jsonl
+from transformers import (
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    pipeline,
+)
+from transformers.pipelines import PIPELINE_REGISTRY
+
+import seedformer  # noqa: F401
+from seedformer.finetuning.features import pool_hidden_states
+from seedformer.pipelines.question_answering import ExtractiveQuestionAnsweringPipeline
+
+TEXTS = ["alice saw the film in paris", "bob", "the film was good and it was nice", "erin smith saw rome"]
+CONTEXT = "the film was good and alice saw it in paris with bob"
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipelines")
+    return {
+        "base": save_checkpoint(root / "base"),
+        "mlm": save_checkpoint(root / "mlm", AutoModelForMaskedLM),
+        "cls": save_checkpoint(root / "cls", AutoModelForSequenceClassification,
+                               id2label={0: "neg", 1: "neutral", 2: "pos"}, label2id={"neg": 0, "neutral": 1, "pos": 2}),
+        "nli": save_checkpoint(root / "nli", AutoModelForSequenceClassification,
+                               id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
+                               label2id={"entailment": 0, "neutral": 1, "contradiction": 2}),
+        "ner": save_checkpoint(root / "ner", AutoModelForTokenClassification,
+                               id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC"},
+                               label2id={"O": 0, "B-PER": 1, "I-PER": 2, "B-LOC": 3}),
+        "qa": save_checkpoint(root / "qa", AutoModelForQuestionAnswering),
+    }
+
+
+def test_feature_extraction_and_fill_mask(ckpts):
+    features = pipeline("feature-extraction", model=str(ckpts["base"]))
+    model, tokenizer = AutoModel.from_pretrained(ckpts["base"]), make_tokenizer()
+    with torch.no_grad():
+        expected = model(**tokenizer(TEXTS[0], return_tensors="pt")).last_hidden_state[0]
+    np.testing.assert_allclose(np.array(features(TEXTS[0])[0]), expected.numpy(), atol=1e-5)
+
+    fill = pipeline("fill-mask", model=str(ckpts["mlm"]))
+    out = fill("alice saw the [MASK] in paris", top_k=3)
+    mlm = AutoModelForMaskedLM.from_pretrained(ckpts["mlm"])
+    batch = tokenizer("alice saw the [MASK] in paris", return_tensors="pt")
+    with torch.no_grad():
+        probs = mlm(**batch).logits[0, 4].softmax(-1)
+    top = probs.topk(3)
+    assert [o["token"] for o in out] == top.indices.tolist()
+    np.testing.assert_allclose([o["score"] for o in out], top.values.numpy(), rtol=1e-4)
+    assert out[0]["token_str"] == VOCAB[out[0]["token"]].replace("##", "")
+
+
+def test_text_classification_top_k_none_and_pairs(ckpts):
+    classify = pipeline("text-classification", model=str(ckpts["cls"]))
+    scores = classify(TEXTS[2], top_k=None)
+    assert sorted(s["label"] for s in scores) == ["neg", "neutral", "pos"]
+    assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-5)
+    model, tokenizer = AutoModelForSequenceClassification.from_pretrained(ckpts["cls"]), make_tokenizer()
+    with torch.no_grad():
+        expected = model(**tokenizer("alice saw the film", "it was good", return_tensors="pt")).logits.softmax(-1)[0]
+    pair = classify({"text": "alice saw the film", "text_pair": "it was good"}, top_k=None)
+    got = {s["label"]: s["score"] for s in pair}
+    np.testing.assert_allclose([got["neg"], got["neutral"], got["pos"]], expected.numpy(), rtol=1e-4)
+
+
+def test_zero_shot_uses_the_entailment_label(ckpts):
+    zero_shot = pipeline("zero-shot-classification", model=str(ckpts["nli"]))
+    assert zero_shot.entailment_id == 0
+    out = zero_shot("the film was good", candidate_labels=["good", "bad", "paris"])
+    assert sorted(out["labels"]) == ["bad", "good", "paris"] and sum(out["scores"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_token_classification_with_aggregation(ckpts):
+    ner = pipeline("token-classification", model=str(ckpts["ner"]))
+    text = "alice smith saw the film in paris"
+    raw = ner(text, aggregation_strategy="none")
+    model, tokenizer = AutoModelForTokenClassification.from_pretrained(ckpts["ner"]), make_tokenizer()
+    with torch.no_grad():
+        predicted = model(**tokenizer(text, return_tensors="pt")).logits[0].argmax(-1).tolist()
+    expected = [(i, model.config.id2label[p]) for i, p in enumerate(predicted) if model.config.id2label[p] != "O"]
+    assert [(r["index"], r["entity"]) for r in raw] == [e for e in expected if 0 < e[0] < len(predicted) - 1]
+    for strategy in ("simple", "first", "max"):
+        for group in ner(text, aggregation_strategy=strategy):
+            assert group["entity_group"] in {"PER", "LOC"} and text[group["start"]:group["end"]] == group["word"]
+
+
+# --- extractive question answering --------------------------------------------------------------------------------
+def _brute_force(model, tokenizer, question, context, max_answer_len):
+    """Best span of a single-chunk input: p(start) * p(end) under softmaxes over context tokens."""
+    enc = tokenizer(question, context, return_offsets_mapping=True, return_tensors="pt")
+    offsets = enc.pop("offset_mapping")[0].tolist()
+    context_tokens = [i for i, s in enumerate(enc.sequence_ids(0)) if s == 1]
+    with torch.no_grad():
+        out = model(**enc)
+    start = out.start_logits[0, context_tokens].log_softmax(-1)
+    end = out.end_logits[0, context_tokens].log_softmax(-1)
+    best = max(((start[i] + end[j]).item(), i, j) for i in range(len(context_tokens))
+               for j in range(i, min(i + max_answer_len, len(context_tokens))))
+    score, i, j = best
+    return np.exp(score), offsets[context_tokens[i]][0], offsets[context_tokens[j]][1]
+
+
+def test_extractive_qa_pipeline_matches_brute_force(ckpts):
+    assert "extractive-question-answering" in PIPELINE_REGISTRY.get_supported_tasks()
+    qa = pipeline("extractive-question-answering", model=str(ckpts["qa"]))
+    assert isinstance(qa, ExtractiveQuestionAnsweringPipeline)
+    answer = qa(question="who saw it ?", context=CONTEXT, max_answer_len=5)
+    score, start, end = _brute_force(AutoModelForQuestionAnswering.from_pretrained(ckpts["qa"]), make_tokenizer(),
+                                     "who saw it ?", CONTEXT, 5)
+    assert (answer["start"], answer["end"]) == (start, end)
+    assert answer["score"] == pytest.approx(score, rel=1e-4)
+    assert answer["answer"] == answer["text"] == CONTEXT[start:end]
+    top = qa({"question": "who saw it ?", "context": CONTEXT}, top_k=4)
+    assert len(top) == 4 and top[0] == answer
+    assert [a["score"] for a in top] == sorted((a["score"] for a in top), reverse=True)
+
+
+def test_extractive_qa_long_context_and_batches(ckpts):
+    qa = pipeline("extractive-question-answering", model=str(ckpts["qa"]))
+    long_context = " ".join([CONTEXT] * 6)
+    chunks = list(qa.preprocess({"question": "who saw it ?", "context": long_context}, max_seq_len=24, doc_stride=6))
+    assert len(chunks) > 3 and chunks[-1]["is_last"]
+    answers = qa(question="who saw it ?", context=long_context, max_seq_len=24, doc_stride=6, top_k=3)
+    for a in answers:
+        assert long_context[a["start"]:a["end"]] == a["answer"] and a["answer"]
+    inputs = [{"question": "who saw it ?", "context": c} for c in (CONTEXT, long_context, "bob saw rome")]
+    one_by_one = [qa(x, max_seq_len=24, doc_stride=6) for x in inputs]
+    batched = qa(inputs, max_seq_len=24, doc_stride=6, batch_size=4)
+    assert [(a["start"], a["end"]) for a in batched] == [(a["start"], a["end"]) for a in one_by_one]
+    np.testing.assert_allclose([a["score"] for a in batched], [a["score"] for a in one_by_one], rtol=1e-4)
+    with pytest.raises(ValueError, match="question and a context"):
+        qa(question="who ?")
+
+
+# --- sentence embeddings ------------------------------------------------------------------------------------------
+def test_pooling_ignores_padding():
+    hidden = torch.randn(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    torch.testing.assert_close(pool_hidden_states(hidden, mask, "mean")[0], hidden[0, :2].mean(0))
+    torch.testing.assert_close(pool_hidden_states(hidden, mask, "max")[0], hidden[0, :2].amax(0))
+    torch.testing.assert_close(pool_hidden_states(hidden, mask, "cls"), hidden[:, 0])
+
+
+def test_extract_features_script_npy_and_parquet(tmp_path, ckpts):
+    rows = [{"doc": f"d{i}", "text": t} for i, t in enumerate(TEXTS)]
+    source = write_jsonl(tmp_path / "texts.jsonl", rows)
+    script = load_script("extract_features")
+    script.main(["--model", str(ckpts["base"]), "--input", str(source), "--id_column", "doc", "--output",
+                 str(tmp_path / "emb.npy"), "--pooling", "mean", "--batch_size", "3"])
+    embeddings, ids = np.load(tmp_path / "emb.npy"), np.load(tmp_path / "emb.ids.npy")
+    assert embeddings.shape == (4, 32) and ids.tolist() == ["d0", "d1", "d2", "d3"]
+    model, tokenizer = AutoModel.from_pretrained(ckpts["base"]), make_tokenizer()
+    with torch.no_grad():
+        for i, text in enumerate(TEXTS):  # one at a time, no padding: batching must not change the result
+            hidden = model(**tokenizer(text, return_tensors="pt")).last_hidden_state[0]
+            np.testing.assert_allclose(embeddings[i], hidden.mean(0).numpy(), atol=1e-5)
+
+    import pyarrow.parquet as pq
+
+    script.main(["--model", str(ckpts["base"]), "--input", str(source), "--output", str(tmp_path / "emb.parquet"),
+                 "--pooling", "cls", "--normalize"])
+    table = pq.read_table(tmp_path / "emb.parquet").to_pydict()
+    vectors = np.array(table["embedding"])
+    assert table["id"] == [0, 1, 2, 3] and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_sentence_transformers_wraps_a_seedformer_checkpoint(ckpts):
+    from sentence_transformers import SentenceTransformer, models
+
+    from seedformer.finetuning.features import extract_features
+
+    transformer = models.Transformer(str(ckpts["base"]), max_seq_length=32)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    st_model = SentenceTransformer(modules=[transformer, pooling], device="cpu")
+    ours = extract_features(AutoModel.from_pretrained(ckpts["base"]), make_tokenizer(), TEXTS, "mean", progress=False)
+    np.testing.assert_allclose(st_model.encode(TEXTS, batch_size=2), ours, atol=1e-5)
