@@ -33,4 +33,7 @@ def register() -> None:
     from .pipelines.question_answering import register_pipeline as register_question_answering_pipeline
 
     register_question_answering_pipeline()
+    from .pipelines.seq2seq import register_pipeline as register_seq2seq_pipeline
+
+    register_seq2seq_pipeline()
     register_peft_target_modules()

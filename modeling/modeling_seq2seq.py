@@ -217,6 +217,15 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         self.register_buffer("final_logits_bias", bias.contiguous())
         return embeddings
 
+    def adjust_generation_fn(self, *args, **kwargs):
+        super().adjust_generation_fn(*args, **kwargs)
+        # Without a generation_config.json (e.g. warm-starting from a masked-LM folder), transformers rebuilds the
+        # generation config from the checkpoint's config.json and drops `from_pretrained(..., decoder_start_token_id=)`
+        # overrides; take the special ids from the loaded model config where the generation config has none.
+        for name in ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id"):
+            if getattr(self.generation_config, name, None) is None and getattr(self.config, name, None) is not None:
+                setattr(self.generation_config, name, getattr(self.config, name))
+
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """Used by `DataCollatorForSeq2Seq(model=...)`: labels (B, L) -> decoder_input_ids (B, L)."""
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)

@@ -1,3 +1,4 @@
 """Custom pipelines for the tasks transformers 5 no longer ships (registered on `import seedformer`)."""
 
 from .question_answering import ExtractiveQuestionAnsweringPipeline  # noqa: E402,F401
+from .seq2seq import Seq2SeqGenerationPipeline  # noqa: E402,F401

@@ -35,7 +35,7 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    objective: str = field(default="mlm", metadata={"help": "mlm | wwm | mlm_nsp (see pretraining/objectives.py)."})
+    objective: str = field(default="mlm", metadata={"help": "mlm | wwm | mlm_nsp | span | infill (see pretraining/objectives.py)."})
     dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset name or folder."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name."})
     train_file: str | None = field(default=None, metadata={"help": "txt, json, jsonl, csv or parquet (optionally .gz)."})

@@ -25,6 +25,7 @@ from typing import Any
 
 from transformers import DataCollatorForLanguageModeling
 
+from . import denoising
 from .blocks import build_mlm_blocks
 from .nsp import build_nsp_pairs
 
@@ -39,6 +40,8 @@ class PretrainingObjective:
     config_updates: set on a freshly built config (e.g. `is_encoder_decoder=True` for seq2seq objectives).
     needs_token_types: the objective feeds segment ids 0/1 (NSP): requires `config.type_vocab_size >= 2`.
     needs_mask_token: the objective needs `tokenizer.mask_token`.
+    prepare_config: `(config, tokenizer) -> None`, called on a freshly built config after `config_updates`
+        (e.g. to set decoder start / eos ids from the tokenizer).
     """
 
     name: str
@@ -49,6 +52,7 @@ class PretrainingObjective:
     config_updates: dict = field(default_factory=dict)
     needs_token_types: bool = False
     needs_mask_token: bool = True
+    prepare_config: Callable[[Any, Any], None] | None = None
 
 
 OBJECTIVES: dict[str, PretrainingObjective] = {}
@@ -150,5 +154,31 @@ register_objective(
         build_dataset=_nsp_pairs,
         build_collator=lambda tok, args: _mlm_collator(tok, args, whole_word=False),
         needs_token_types=True,
+    )
+)
+
+# Encoder-decoder denoising (pretraining/denoising.py): the same blocks, corrupted by the collator; the model is
+# `SeedformerForConditionalGeneration`. `span` needs the tokenizer's <extra_id_i> sentinels (add_sentinel_tokens).
+register_objective(
+    PretrainingObjective(
+        name="span",
+        description="T5 span corruption (15% noise, mean span 3, sentinel tokens) for an encoder-decoder",
+        model_class=denoising.seq2seq_model_class,
+        build_dataset=_blocks(whole_word=False),
+        build_collator=denoising.build_span_collator,
+        config_updates={"is_encoder_decoder": True},
+        prepare_config=denoising.set_seq2seq_special_ids,
+        needs_mask_token=False,
+    )
+)
+register_objective(
+    PretrainingObjective(
+        name="infill",
+        description="BART text infilling (30% of tokens in Poisson(3) spans, one mask each) for an encoder-decoder",
+        model_class=denoising.seq2seq_model_class,
+        build_dataset=_blocks(whole_word=False),
+        build_collator=denoising.build_infill_collator,
+        config_updates={"is_encoder_decoder": True},
+        prepare_config=denoising.set_seq2seq_special_ids,
     )
 )
