@@ -271,3 +271,39 @@ def test_named_head_for_other_labels_is_an_error(tmp_path, finetune):
     rows = sentiment_rows(8, seed=1)
     with pytest.raises(ValueError, match=r"trained for labels \['cat', 'dog'\] but the data has \['neg', 'pos'\]"):
         _run_bad(finetune, tmp_path, named, rows, rows)
+
+
+# --- offline metrics ------------------------------------------------------------------------------------------
+def test_seqeval_matches_the_seqeval_package():
+    seqeval_pkg = pytest.importorskip("seqeval.metrics")
+    from seqeval.scheme import IOB2
+
+    rng = np.random.default_rng(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    refs = [[tags[i] for i in rng.integers(0, 5, rng.integers(1, 12))] for _ in range(200)]
+    preds = [[t if rng.random() < 0.7 else tags[rng.integers(0, 5)] for t in row] for row in refs]
+    ours = load_metric("seqeval")
+    for mode, kwargs in ((None, {}), ("strict", {"mode": "strict", "scheme": IOB2})):
+        result = ours.compute(predictions=preds, references=refs, mode=mode)
+        assert result["overall_f1"] == pytest.approx(seqeval_pkg.f1_score(refs, preds, **kwargs))
+        assert result["overall_precision"] == pytest.approx(seqeval_pkg.precision_score(refs, preds, **kwargs))
+        assert result["overall_recall"] == pytest.approx(seqeval_pkg.recall_score(refs, preds, **kwargs))
+        report = seqeval_pkg.classification_report(refs, preds, output_dict=True, **kwargs)
+        assert result["PER"]["f1"] == pytest.approx(report["PER"]["f1-score"])
+        assert result["LOC"]["number"] == report["LOC"]["support"]
+
+
+def test_classification_and_squad_metrics_by_hand():
+    assert load_metric("f1").compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 1])["f1"] == pytest.approx(0.5)
+    macro = load_metric("f1").compute(predictions=[0, 1, 2, 2], references=[0, 1, 1, 2], average="macro")["f1"]
+    assert macro == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    mcc = load_metric("matthews_correlation").compute(predictions=[1, 1, 0, 0], references=[1, 0, 1, 0])
+    assert mcc["matthews_correlation"] == pytest.approx(0.0)
+    assert load_metric("pearsonr").compute(predictions=[1, 2, 3], references=[2, 4, 6])["pearsonr"] == pytest.approx(1)
+    assert load_metric("spearmanr").compute(predictions=[1, 2, 30], references=[3, 2, 1])["spearmanr"] == pytest.approx(-1)
+    squad = load_metric("squad").compute(
+        predictions=[{"id": "a", "prediction_text": "The Eiffel tower"}, {"id": "b", "prediction_text": "in rome"}],
+        references=[{"id": "a", "answers": {"text": ["eiffel tower", "paris"], "answer_start": [0, 0]}},
+                    {"id": "b", "answers": {"text": ["paris"], "answer_start": [0]}}],
+    )
+    assert squad == {"exact_match": 50.0, "f1": 50.0}
