@@ -22,6 +22,8 @@ class PackedSequences:
     cu_seqlens: (B+1,) int32 cumulative lengths (flash-attention varlen convention): sequence b is
         packed[cu_seqlens[b]:cu_seqlens[b+1]].
     seqlens: the B lengths as Python ints (CPU attention splits on them).
+    runs: (length, count) for each run of consecutive sequences of equal length; attention handles a run as one
+        batched call (an unpadded-looking batch of full rows becomes a single kernel call).
     max_seqlen: the longest sequence.
     batch_size, seq_len: the padded shape (B, L) to restore.
     """
@@ -29,6 +31,7 @@ class PackedSequences:
     indices: torch.Tensor
     cu_seqlens: torch.Tensor
     seqlens: tuple[int, ...]
+    runs: tuple[tuple[int, int], ...]
     max_seqlen: int
     batch_size: int
     seq_len: int
@@ -43,7 +46,13 @@ class PackedSequences:
         indices = torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
         cu_seqlens = torch.nn.functional.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
         seqlens = tuple(lengths.tolist())  # the one host sync of the unpadded path
-        return cls(indices, cu_seqlens, seqlens, max(seqlens, default=0), batch_size, seq_len)
+        runs: list[list[int]] = []
+        for length in seqlens:
+            if runs and runs[-1][0] == length:
+                runs[-1][1] += 1
+            else:
+                runs.append([length, 1])
+        return cls(indices, cu_seqlens, seqlens, tuple(map(tuple, runs)), max(seqlens, default=0), batch_size, seq_len)
 
     @property
     def num_tokens(self) -> int:

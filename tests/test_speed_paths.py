@@ -67,6 +67,8 @@ def test_pack_and_pad_round_trip():
     packed = PackedSequences.from_attention_mask(batch["attention_mask"])
     assert packed.seqlens == (12, 7, 3, 12) and packed.max_seqlen == 12 and packed.num_tokens == 34
     assert packed.cu_seqlens.tolist() == [0, 12, 19, 22, 34]
+    assert packed.runs == ((12, 1), (7, 1), (3, 1), (12, 1))
+    assert PackedSequences.from_attention_mask(torch.tensor([[1, 1], [1, 1], [1, 0]])).runs == ((2, 2), (1, 1))
     packed_ids = unpad(batch["input_ids"], packed)
     assert packed_ids.shape == (1, 34) and (packed_ids > 0).all()
     assert torch.equal(pad(packed_ids, packed), batch["input_ids"])  # pads are id 0 = the fill value
@@ -78,7 +80,7 @@ def test_pack_and_pad_round_trip():
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_unpadded_equals_padded_outputs_and_gradients(variant):
     config = tiny_config(**VARIANTS[variant])
-    batch = padded_batch()
+    batch = padded_batch(lengths=(12, 7, 7, 3, 12, 12))  # runs of equal lengths share one attention call
     real = batch["attention_mask"].bool()
     weights = torch.randn(*real.shape, config.hidden_size)
     grads = {}
