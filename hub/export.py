@@ -183,15 +183,18 @@ def rewrite_module(module: ShippedModule, modules: dict[str, ShippedModule], pul
                         "import it from its defining module (`from .attention import X`)"
                     )
                 groups.setdefault(by_qualname[home].name, []).append(alias)
-            replacement = "; ".join(f"from .{name} import {_names(aliases)}" for name, aliases in groups.items())
+            # One statement per line: transformers' relative-import scan reads only the first `from .x` of a line.
+            replacement = "\n".join(f"from .{name} import {_names(aliases)}" for name, aliases in groups.items())
         else:
             replacement = not_shipped(node, target)
         edits.append((node.lineno, node.end_lineno, replacement))
 
     for first, last, replacement in sorted(edits, reverse=True):
         indent = lines[first - 1][: len(lines[first - 1]) - len(lines[first - 1].lstrip())]
-        # Keep the line count so tracebacks in the exported copy point at the same lines as the package source.
-        lines[first - 1 : last] = [indent + replacement + "\n"] + ["\n"] * (last - first)
+        new_lines = [indent + line + "\n" for line in replacement.split("\n")]
+        # Pad to the statement's line count, so that tracebacks in the exported copy point at the source's lines
+        # (plus the one header line).
+        lines[first - 1 : last] = new_lines + ["\n"] * max(0, last - first + 1 - len(new_lines))
     header = f"# Exported from the {PACKAGE} package ({module.qualname}) for trust_remote_code loading.\n"
     trailer = ""
     if pull_in:

@@ -150,10 +150,11 @@ def test_every_registered_head_saves_code_and_full_auto_map(saved_heads):
 def test_remote_code_loads_without_the_package_and_matches(saved_heads):
     """Fresh process, no seedformer: every head via its Auto class + trust_remote_code; outputs identical.
 
-    Then each remotely loaded model is saved again (transformers' own code copy, since the exported copy has no
-    exporter) and that second folder loads and matches too.
+    A fill-mask pipeline runs on the remote code. Each remotely loaded model is saved again (transformers' own code
+    copy, since the exported copy has no exporter) and that second folder loads and matches too.
     """
     root, cases = saved_heads
+    mlm_folder = str(dict(cases)["AutoModelForMaskedLM"])
     script = f"""
     import json, torch, transformers
     from safetensors.torch import load_file
@@ -195,10 +196,14 @@ def test_remote_code_loads_without_the_package_and_matches(saved_heads):
         extra = {{"is_encoder_decoder": True, "decoder_start_token_id": 2}} if "Seq2Seq" in auto_name else {{}}
         loaded = getattr(transformers, auto_name).from_pretrained(resaved, trust_remote_code=True, **extra)
         assert type(loaded).__module__.startswith("transformers_modules."), auto_name
+    # A stock pipeline runs on the remote code as well.
+    fill = transformers.pipeline("fill-mask", model={mlm_folder!r}, trust_remote_code=True)
+    print("PIPELINE", len(fill("the cat [MASK] on the mat", top_k=3)))
     print("REPORT" + json.dumps(report))
     """
     out = run_isolated(script, cwd=root)
     report = json.loads(out.split("REPORT", 1)[1])
+    assert "PIPELINE 3" in out
     assert len(report) == len(cases)
     # Same code and weights; only a different process (thread pool, kernel choice) separates the runs, so the
     # outputs agree to float32 rounding (observed: 0 for most heads, <1e-9 for some).
@@ -229,20 +234,6 @@ def test_plugin_path_loads_the_same_checkpoint_identically(saved_heads):
             torch.testing.assert_close(out[key], ref[key], rtol=0, atol=1e-6)  # observed <= 1e-9
 
 
-def test_pipeline_runs_from_remote_code_without_the_package(saved_heads):
-    root, cases = saved_heads
-    folder = dict(cases)["AutoModelForMaskedLM"]
-    out = run_isolated(
-        f"""
-        from transformers import pipeline
-        fill = pipeline("fill-mask", model={str(folder)!r}, trust_remote_code=True)
-        print("TOP", len(fill("the cat [MASK] on the mat", top_k=3)))
-        """,
-        cwd=root,
-    )
-    assert "TOP 3" in out
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # The exporter itself
 # ------------------------------------------------------------------------------------------------------------------
@@ -268,15 +259,21 @@ def test_rewrites_package_imports_to_flat_siblings(tmp_path):
             from ..hub.export import export_remote_code
         except ImportError:
             export_remote_code = None
+        from ..modeling import SeedformerDecoder, SeedformerModel as Backbone
         """,
     )
     text = rewrite_module(module, modules)
     assert "from .configuration_seedformer import SeedformerConfig" in text
+    # Names re-exported by a package map to their defining modules, one `from .x import` per line.
+    assert "\nfrom .decoder import SeedformerDecoder\nfrom .modeling_seedformer import SeedformerModel as Backbone\n" in text
     assert "from .attention import SelfAttention as SA, CrossAttention" in text
     assert "from .norms import make_norm" in text and "import torch" in text
     assert "raise ImportError(" in text and "..hub" not in text
-    # Line numbers are kept (one header line added), so tracebacks in the exported copy match the source.
-    assert len(text.splitlines()) == len(module.path.read_text().splitlines()) + 1
+    # Line numbers are kept (one header line added) up to a statement that had to become two (the package import,
+    # which is the last one here), so tracebacks in the exported copy match the source.
+    source_lines, exported_lines = module.path.read_text().splitlines(), text.splitlines()
+    assert exported_lines.index("import torch") == source_lines.index("import torch") + 1
+    assert exported_lines.index("try:") == source_lines.index("try:") + 1
     namespace_check = compile(text, "fake.py", "exec")  # valid Python
     assert namespace_check is not None
 
