@@ -16,12 +16,15 @@ import sys
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
 from seedformer.finetuning.seq2seq import Seq2SeqDataArguments, Seq2SeqModelArguments, run_seq2seq
+from seedformer.hub.model_card import card_fields_from_args, write_run_model_card
 
 
 def main(argv=None):
     parser = HfArgumentParser((Seq2SeqModelArguments, Seq2SeqDataArguments, Seq2SeqTrainingArguments))
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     metrics = run_seq2seq(model_args, data_args, training_args)
+    # README.md with metadata, results and usage in output_dir (uploaded too with --push_to_hub)
+    write_run_model_card(training_args, metrics, **card_fields_from_args(model_args, data_args))
     json.dump(metrics, sys.stdout, indent=2, ensure_ascii=False)
     print()
     return metrics

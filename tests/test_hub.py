@@ -239,3 +239,12 @@ def test_card_fields_from_script_arguments(tmp_path):
         "datasets": ["multi30k"]
     }
     assert card_fields_from_args(None, Args(dataset_name="glue", train_file=None)) == {"datasets": ["glue"]}
+
+
+def test_model_card_for_seq2seq_checkpoint_config():
+    config = {"architectures": ["SeedformerForConditionalGeneration"], "is_encoder_decoder": True, "decoder_layers": 1}
+    card = build_model_card(config, repo_id="me/mt", datasets=["multi30k"], metrics={"eval_bleu": 12.5, "samples": []})
+    meta = card.data.to_dict()
+    assert meta["pipeline_tag"] == "text2text-generation" and meta["metrics"] == ["bleu"]
+    assert "AutoModelForSeq2SeqLM.from_pretrained(\"me/mt\", trust_remote_code=True)" in card.content
+    assert "`decoder_layers` | `1`" in card.content
