@@ -196,6 +196,12 @@ def test_remote_code_loads_without_the_package_and_matches(saved_heads):
         extra = {{"is_encoder_decoder": True, "decoder_start_token_id": 2}} if "Seq2Seq" in auto_name else {{}}
         loaded = getattr(transformers, auto_name).from_pretrained(resaved, trust_remote_code=True, **extra)
         assert type(loaded).__module__.startswith("transformers_modules."), auto_name
+    # A remote class fetched without an Auto class (so transformers never registered it) still saves its code.
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+    direct = get_class_from_dynamic_module("modeling_seedformer.SeedformerModel", {mlm_folder!r})
+    assert direct._auto_class is None
+    direct.from_pretrained({mlm_folder!r}).save_pretrained({mlm_folder!r} + "-direct")
+    assert transformers.AutoModel.from_pretrained({mlm_folder!r} + "-direct", trust_remote_code=True) is not None
     # A stock pipeline runs on the remote code as well.
     fill = transformers.pipeline("fill-mask", model={mlm_folder!r}, trust_remote_code=True)
     print("PIPELINE", len(fill("the cat [MASK] on the mat", top_k=3)))
