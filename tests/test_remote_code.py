@@ -364,3 +364,14 @@ def test_pickle_loads_only_with_explicit_opt_in(pickle_only_checkpoint):
     ids = torch.tensor([[2, 5, 6, 7, 3]])
     torch.testing.assert_close(loaded(ids).logits, model(ids).logits, rtol=0, atol=0)
     assert not hasattr(loaded.config, "allow_pickle")  # the opt-in is a load option, never saved into the config
+
+
+def test_sharded_safetensors_load_on_both_paths(tmp_path):
+    """Safetensors-only loading still takes sharded checkpoints (index + shards); the code ships alongside."""
+    model = seedformer.SeedformerForMaskedLM(tiny_config()).eval()
+    model.save_pretrained(tmp_path, max_shard_size="20KB")
+    assert (tmp_path / "model.safetensors.index.json").is_file() and len(list(tmp_path.glob("*.safetensors"))) > 1
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    loaded = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(loaded(ids).logits, model(ids).logits, rtol=0, atol=0)
+    assert audit_exported_code(tmp_path) == []
