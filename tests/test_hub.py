@@ -100,6 +100,15 @@ for key, (repo_id, auto_name) in repos.items():
         "diff": float((logits - refs[key]).abs().max()),
         "files": sorted(os.listdir(snapshot_download(repo_id))),
     }}
+# Someone without the package pushes the remote-code model on (e.g. after finetuning it): the exported copy's
+# push_to_hub/save_pretrained fall back to transformers' own code copy, and the new repo loads again.
+repo_id, auto_name = repos["cls"]
+model = getattr(transformers, auto_name).from_pretrained(repo_id, trust_remote_code=True).eval()
+model.push_to_hub("me/repushed")
+again = getattr(transformers, auto_name).from_pretrained("me/repushed", trust_remote_code=True).eval()
+with torch.no_grad():
+    enc = AutoTokenizer.from_pretrained(repo_id)(texts, padding=True, return_tensors="pt")
+    report["repushed"] = {{"diff": float((again(**enc).logits - refs["cls"]).abs().max()), "files": []}}
 print("REPORT" + json.dumps(report))
 """
 
@@ -174,6 +183,8 @@ def test_pull_without_the_package_matches(pushed):
     for key in REPOS:
         assert report[key]["diff"] <= 1e-6, (key, report[key])  # same code and weights; observed 0
         assert "modeling_seedformer.py" in report[key]["files"]
+    assert report["repushed"]["diff"] <= 1e-6, report["repushed"]
+    assert {f"{ref.split('.')[0]}.py" for ref in auto_map().values()} <= set(hub.files("me/repushed"))
     # The puller really downloaded from the stand-in (its cache started empty).
     assert any(m == "GET" and "/resolve/" in p for m, p in hub.state.requests)
 
