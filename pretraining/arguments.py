@@ -45,12 +45,16 @@ class DataArguments:
         default="paragraph", metadata={"help": "txt files: one document per paragraph (blank-line separated) | line | document."}
     )
     validation_split_percentage: int = field(
-        default=5, metadata={"help": "Held-out % of train when there is no validation split (streaming: max_eval_samples docs)."}
+        default=5, metadata={"help": "Held-out percentage of train when there is no validation split (streaming: max_eval_samples docs)."}
     )
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per example (block or sentence pair)."})
     mlm_probability: float = field(default=0.15, metadata={"help": "Fraction of tokens (or words, for wwm) to mask."})
     mask_replace_prob: float = field(default=0.8, metadata={"help": "Of the masked tokens, fraction replaced by [MASK]."})
     random_replace_prob: float = field(default=0.1, metadata={"help": "Of the masked tokens, fraction replaced by a random token."})
+    mask_seed: int = field(
+        default=0,
+        metadata={"help": "Masks are seeded per batch from this and the batch's tokens (reproducible resume and eval); -1: torch's global RNG."},
+    )
     short_seq_prob: float = field(default=0.1, metadata={"help": "mlm_nsp: probability of a shorter target length."})
     nsp_probability: float = field(default=0.5, metadata={"help": "mlm_nsp: probability that B is from another document."})
     pad_to_multiple_of: int | None = field(default=None, metadata={"help": "Pad batches to a multiple of this (tensor cores)."})

@@ -27,6 +27,7 @@ from transformers import DataCollatorForLanguageModeling
 
 from . import denoising
 from .blocks import build_mlm_blocks
+from .collators import BatchSeededMaskingCollator
 from .nsp import build_nsp_pairs
 
 
@@ -75,15 +76,21 @@ def get_objective(name: str) -> PretrainingObjective:
 # Builders of the encoder objectives
 # ---------------------------------------------------------------------------------------------------------------------
 def _mlm_collator(tokenizer, data_args, whole_word: bool = False):
-    # seed=None: masking draws from torch's global RNG, which the Trainer seeds and restores from a checkpoint's
-    # rng_state, so a resumed run masks the remaining batches exactly as an uninterrupted one would.
-    return DataCollatorForLanguageModeling(
+    # Masks seeded per batch (pretraining/collators.py): a resumed run and repeated evaluations see the same masks.
+    # --mask_seed -1 falls back to the stock collator on torch's global RNG.
+    mask_seed = getattr(data_args, "mask_seed", 0)
+    if mask_seed is None or mask_seed < 0:
+        cls, extra = DataCollatorForLanguageModeling, {}
+    else:
+        cls, extra = BatchSeededMaskingCollator, {"mask_seed": mask_seed}
+    return cls(
         tokenizer,
         mlm_probability=getattr(data_args, "mlm_probability", 0.15),
         mask_replace_prob=1.0 if whole_word else getattr(data_args, "mask_replace_prob", 0.8),
         random_replace_prob=0.0 if whole_word else getattr(data_args, "random_replace_prob", 0.1),
         whole_word_mask=whole_word,
         pad_to_multiple_of=getattr(data_args, "pad_to_multiple_of", None),
+        **extra,
     )
 
 

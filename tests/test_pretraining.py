@@ -353,7 +353,10 @@ def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     resumed = pretrain(*parse(run_args(corpus, out, *extra)))  # same command: auto-resume
     assert resumed["global_step"] == clean["global_step"] == 30
     clean_losses, resumed_losses = losses(clean["log_history"]), losses(resumed["log_history"])
-    assert resumed_losses[30] == pytest.approx(clean_losses[30], abs=0.05 * clean_losses[30])
+    print(f"killed after checkpoint-{killed_at}; loss at step 30: clean {clean_losses[30]}, resumed {resumed_losses[30]}")
+    # Masks are seeded per batch and the Trainer restores data position, optimizer, scheduler and RNG (dropout):
+    # the resumed run is the uninterrupted one, up to float summation order.
+    assert resumed_losses[30] == pytest.approx(clean_losses[30], rel=1e-4)
 
 
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
@@ -419,3 +422,24 @@ def test_readme_imdb_commands_tiny(shared_data, tmp_path):
     from seedformer.pretraining.plotting import plot_loss_curve
 
     assert plot_loss_curve(tmp_path / "run", tmp_path / "loss.png").exists()
+
+
+def test_batch_seeded_masking_is_reproducible(corpus):
+    from seedformer.pretraining.collators import BatchSeededMaskingCollator
+    from seedformer.pretraining.objectives import _mlm_collator
+
+    tok = corpus["tok"]
+    blocks = build_mlm_blocks(datasets.Dataset.from_dict({"text": corpus["docs"]}), tok, 32, load_from_cache_file=False)
+    rows = [blocks[i] for i in range(8)]
+    collator = _mlm_collator(tok, DataArguments())
+    assert isinstance(collator, BatchSeededMaskingCollator)
+    torch.manual_seed(1)
+    first = collator(rows)
+    torch.manual_seed(2)  # the global RNG does not matter ...
+    again = collator(rows)
+    assert torch.equal(first["labels"], again["labels"]) and torch.equal(first["input_ids"], again["input_ids"])
+    other = collator([blocks[i] for i in range(8, 16)])  # ... the batch does
+    assert not torch.equal(first["labels"] != -100, other["labels"] != -100)
+    masked = (first["labels"] != -100).float().mean().item()
+    assert 0.08 < masked < 0.25  # the stock 15% rate is kept
+    assert type(_mlm_collator(tok, DataArguments(mask_seed=-1))) is DataCollatorForLanguageModeling
