@@ -221,6 +221,14 @@ class SeedformerConfig(PreTrainedConfig):
             if value is not None and not 0 <= value < 1:
                 raise ValueError(f"`{name}` must be in [0, 1), got {value}.")
 
+    def validate_decoder(self):
+        # One rotary table (sized by the encoder's head dim) serves both stacks.
+        if self.is_encoder_decoder and self.position_embedding_type == "rope" and self.decoder_attention_heads != self.num_attention_heads:
+            raise ValueError(
+                f"rotary positions need `decoder_attention_heads` ({self.decoder_attention_heads}) equal to "
+                f"`num_attention_heads` ({self.num_attention_heads})."
+            )
+
     def validate_special_tokens(self):
         for name in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
             value = getattr(self, name)

@@ -205,6 +205,11 @@ def test_bad_input_errors():
         model(input_ids=ids, attention_mask=mask, decoder_input_ids=torch.tensor([[CLS, 500]] * 3))
     with pytest.raises(ValueError, match="encoder-decoder config"):
         SeedformerForConditionalGeneration(tiny_config())
+    from seedformer import ConfigValidationError
+
+    with pytest.raises(ConfigValidationError) as error:
+        s2s_config(position_embedding_type="rope", decoder_attention_heads=2)
+    assert "decoder_attention_heads" in str(error.value.__cause__)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -235,7 +240,7 @@ def test_copy_task_trains_with_seq2seq_trainer_and_generates(copy_task, tmp_path
                                        intermediate_size=128, dropout=0.0)
     model = build_seq2seq_model(model_args, tokenizer, max_positions=16)
     args = Seq2SeqTrainingArguments(
-        output_dir=str(tmp_path), max_steps=220, per_device_train_batch_size=32, learning_rate=3e-3, warmup_steps=20,
+        output_dir=str(tmp_path), max_steps=150, per_device_train_batch_size=32, learning_rate=5e-3, warmup_steps=15,
         predict_with_generate=True, generation_max_length=16, per_device_eval_batch_size=40, use_cpu=True,
         report_to="none", logging_steps=20, save_strategy="no", seed=0, disable_tqdm=True,
     )
