@@ -9,6 +9,7 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
 
+from ..hub.export import RemoteCodeCallback
 from .data import load_raw_datasets
 from .lora import apply_lora
 from .recipes import get_recipe
@@ -103,6 +104,7 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         processing_class=tokenizer,
         data_collator=recipe.data_collator(tokenizer),
         compute_metrics=compute_metrics,
+        callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
     )
 
     output_dir = Path(training_args.output_dir)

@@ -278,15 +278,18 @@ def save_pretrained_with_code(model: PreTrainedModel, save, save_directory, push
 
 
 class RemoteCodeCallback(TrainerCallback):
-    """Writes the remote code into `output_dir` when training starts.
+    """Writes the remote code into `output_dir` when a Seedformer model starts training with `push_to_hub=True`.
 
-    `Trainer(push_to_hub=True)` with the default `hub_strategy="every_save"` pushes `output_dir` after each
-    checkpoint, having copied only the config and the weights there; without this callback those intermediate Hub
-    commits would carry a `config.json` whose `auto_map` names files that are not uploaded yet.
+    With the default `hub_strategy="every_save"` the Trainer pushes `output_dir` after each checkpoint, having copied
+    only the config and the weights there; without this callback those intermediate Hub commits would carry a
+    `config.json` whose `auto_map` names files that are not uploaded yet. (Other models, and peft adapters, are left
+    alone: the code describes a full Seedformer checkpoint.)
     """
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        from ..modeling import SeedformerPreTrainedModel
+
+        if args.push_to_hub and state.is_world_process_zero and isinstance(model, SeedformerPreTrainedModel):
             export_remote_code(args.output_dir)
 
 

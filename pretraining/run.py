@@ -20,6 +20,7 @@ from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..configuration import SeedformerConfig
+from ..hub.export import RemoteCodeCallback
 from .arguments import PRESETS, DataArguments, ModelArguments
 from .corpus import load_corpus
 from .denoising import set_seq2seq_special_ids
@@ -249,6 +250,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         processing_class=tokenizer,
         compute_metrics=PretrainingMetrics() if training_args.do_eval else None,
         preprocess_logits_for_metrics=preprocess_logits_for_metrics if training_args.do_eval else None,
+        callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
     )
 
     metrics: dict = {}

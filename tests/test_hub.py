@@ -224,14 +224,20 @@ def test_pretrain_script_push_to_hub_uploads_code_and_run_card(tmp_path):
             "--config_overrides", "hidden_size=32,num_hidden_layers=1,num_attention_heads=4,intermediate_size=37",
             "--max_seq_length", "32", "--output_dir", str(tmp_path / "run"), "--do_train", "--do_eval",
             "--max_steps", "2", "--per_device_train_batch_size", "4", "--validation_split_percentage", "20",
-            "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--save_strategy", "no",
+            "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--save_strategy", "steps", "--save_steps", "1",
             "--push_to_hub", "--hub_model_id", repo_id,
         ]  # fmt: skip
         proc = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-6000:]
         files = hub.files(repo_id)
+        with hub.state.lock:
+            commits = list(hub.state.repos[repo_id].commits[1:])
     assert {"config.json", "model.safetensors", "tokenizer.json", "modeling_seedformer.py", "README.md"} <= set(files)
+    # Checkpoint pushes during training (hub_strategy every_save) already serve trust_remote_code.
+    assert len(commits) >= 3
+    needed = {f"{ref.split('.')[0]}.py" for ref in auto_map().values()}
+    assert all(needed <= set(c.files) for c in commits if "config.json" in c.files)
     meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
     assert meta["datasets"] == ["tinycorpus"] and meta["pipeline_tag"] == "fill-mask"
     assert any(m["name"] == "eval_loss" for r in meta["model-index"][0]["results"] for m in r["metrics"])
