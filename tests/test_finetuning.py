@@ -42,7 +42,8 @@ def train_losses(out_dir):
 
 
 def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    with open(path, encoding="utf-8") as handle:  # lines end at "\n" only (texts may hold U+2028 and friends)
+        return [json.loads(line) for line in handle]
 
 
 # --- text classification ------------------------------------------------------------------------------------
@@ -307,3 +308,25 @@ def test_classification_and_squad_metrics_by_hand():
                     {"id": "b", "answers": {"text": ["paris"], "answer_start": [0]}}],
     )
     assert squad == {"exact_match": 50.0, "f1": 50.0}
+
+
+# --- the README's real-data commands, with tiny sizes -----------------------------------------------------------
+def test_readme_imdb_and_conll_commands_run_on_shared_data(tmp_path, shared_data, base_ckpt, finetune):
+    common = ["--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64", "--num_train_epochs", "1",
+              "--seed", "42", "--save_strategy", "no", "--logging_steps", "25", "--do_train", "--do_eval", "--use_cpu",
+              "--report_to", "none", "--disable_tqdm", "true", "--max_steps", "2"]  # README: no --max_steps
+    imdb = finetune(["--task", "text-classification", "--model_name_or_path", str(base_ckpt),
+                     "--train_file", str(shared_data / "imdb" / "train.jsonl.gz"), "--validation_split_percentage", "10",
+                     "--max_train_samples", "32", "--max_eval_samples", "16", "--max_seq_length", "32",
+                     "--learning_rate", "5e-5", "--output_dir", str(tmp_path / "imdb"), *common])
+    assert imdb["eval_samples"] == 16 and AutoConfig.from_pretrained(tmp_path / "imdb").id2label == {0: "0", 1: "1"}
+    labels = {p["label"] for p in read_jsonl(tmp_path / "imdb" / "eval_predictions.jsonl")}
+    assert labels == {"0", "1"}  # a shuffled subset of a file grouped by label holds both labels
+    conll = finetune(["--task", "token-classification", "--model_name_or_path", str(base_ckpt),
+                      "--train_file", str(shared_data / "conll2003" / "train.txt"),
+                      "--validation_file", str(shared_data / "conll2003" / "dev.txt"),
+                      "--max_train_samples", "32", "--max_eval_samples", "16", "--max_seq_length", "32",
+                      "--learning_rate", "1e-4", "--output_dir", str(tmp_path / "conll"), *common])
+    assert "eval_f1" in conll
+    assert set(AutoConfig.from_pretrained(tmp_path / "conll").label2id) == {
+        "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"}
