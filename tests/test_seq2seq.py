@@ -413,3 +413,14 @@ def test_bleu_and_rouge_metrics_match_their_libraries():
         mean = np.mean([scorer.score(r, p)[name].fmeasure for p, r in zip(predictions, references)])
         assert rouge[name] == pytest.approx(mean)
     assert shift_tokens_right(torch.tensor([[7, -100]]), PAD, CLS).tolist() == [[CLS, 7]]
+
+
+def test_readme_seq2seq_example_runs(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Sequence to sequence", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "torch.Size([1, 3, 1000])" in printed and "torch.Size([2," in printed
