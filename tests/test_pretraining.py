@@ -443,3 +443,21 @@ def test_batch_seeded_masking_is_reproducible(corpus):
     masked = (first["labels"] != -100).float().mean().item()
     assert 0.08 < masked < 0.25  # the stock 15% rate is kept
     assert type(_mlm_collator(tok, DataArguments(mask_seed=-1))) is DataCollatorForLanguageModeling
+
+
+def test_continue_pretraining_from_checkpoint(corpus, tmp_path):
+    """--model_name_or_path: continue an MLM checkpoint with MLM, and with MLM+NSP (the NSP head starts fresh)."""
+    first = tmp_path / "first"
+    pretrain(*parse(run_args(corpus, first, "--do_train", "--max_steps", "3", "--save_strategy", "no")))
+    from transformers import AutoModelForMaskedLM
+
+    start = AutoModelForMaskedLM.from_pretrained(first).seedformer.embeddings.word_embeddings.weight.detach().clone()
+    for objective in ("mlm", "mlm_nsp"):
+        out = tmp_path / objective
+        argv = run_args(corpus, out, "--objective", objective, "--do_train", "--max_steps", "2", "--save_strategy", "no")
+        argv[argv.index("--tokenizer_name") : argv.index("--tokenizer_name") + 2] = ["--model_name_or_path", str(first)]
+        argv[argv.index("--config_overrides") : argv.index("--config_overrides") + 2] = []
+        assert pretrain(*parse(argv))["global_step"] == 2
+        after = AutoModelForMaskedLM.from_pretrained(out).seedformer.embeddings.word_embeddings.weight
+        assert after.shape == start.shape and not torch.equal(after, start)  # trained further ...
+        assert (after - start).abs().max() < 0.01  # ... from the checkpoint (2 Adam steps of lr 2e-3), not from scratch
