@@ -148,6 +148,23 @@ def test_labels_shift_right_and_plain_cross_entropy():
     assert model.decoder.layers[0].cross_attn.kv_proj.weight.grad.abs().sum() > 0
 
 
+def test_recorded_outputs_and_gradient_checkpointing():
+    config = s2s_config()
+    model = SeedformerForConditionalGeneration._from_config(config, attn_implementation="eager").eval()
+    ids, mask = source_batch()
+    out = model(input_ids=ids, attention_mask=mask, decoder_input_ids=ids[:, :4], output_hidden_states=True,
+                output_attentions=True)
+    assert len(out.encoder_hidden_states) == config.num_hidden_layers + 1
+    assert len(out.decoder_hidden_states) == config.decoder_layers + 1
+    assert out.decoder_attentions[0].shape == (3, config.decoder_attention_heads, 4, 4)
+    assert out.cross_attentions[0].shape == (3, config.decoder_attention_heads, 4, 9)
+    assert torch.allclose(out.cross_attentions[0][1, :, :, 6:], torch.tensor(0.0))  # padded source never attended
+    model.train()
+    model.gradient_checkpointing_enable()
+    model(input_ids=ids, attention_mask=mask, labels=ids[:, :5]).loss.backward()
+    assert model.decoder.layers[0].self_attn.qkv.weight.grad is not None
+
+
 def test_tied_embeddings_save_reload_and_bare_model(tmp_path):
     model = AutoModelForSeq2SeqLM.from_config(s2s_config(tie_word_embeddings=True)).eval()
     assert type(model) is SeedformerForConditionalGeneration
