@@ -311,6 +311,8 @@ def run_seq2seq(
     model = build_seq2seq_model(model_args, tokenizer, max_positions)
     if training_args.generation_max_length is None:
         training_args.generation_max_length = data_args.max_target_length
+    # Saved with the model, so that generate() / the pipeline produce full-length outputs by default (not 20 tokens).
+    model.generation_config.max_length = training_args.generation_max_length
     trainer = build_seq2seq_trainer(model, tokenizer, data, data_args, training_args)
 
     metrics: dict = {}

@@ -321,7 +321,8 @@ def test_finetune_seq2seq_script_on_multi30k(shared_data, tmp_path):
     assert 0 <= metrics["eval_bleu"] <= 100 and "eval_rouge1" in metrics and len(metrics["samples"]) == 5
     saved = json.loads((out / "seq2seq_results.json").read_text())
     assert saved["samples"][0]["reference"].startswith("Eine Gruppe")
-    assert AutoModelForSeq2SeqLM.from_pretrained(out).config.is_encoder_decoder
+    reloaded = AutoModelForSeq2SeqLM.from_pretrained(out)
+    assert reloaded.config.is_encoder_decoder and reloaded.generation_config.max_length == 24
 
 
 # ---------------------------------------------------------------------------------------------------------------------
