@@ -243,6 +243,9 @@ class SeedformerModel(SeedformerPreTrainedModel):
         if position_ids is None:
             position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
 
+        # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
+        # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
+        kwargs.pop("use_cache", None)
         packed = PackedSequences.from_attention_mask(attention_mask) if self._use_unpadded(attention_mask, kwargs) else None
         if packed is not None:
             input_ids, token_type_ids, position_ids, inputs_embeds = (
