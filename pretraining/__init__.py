@@ -1,1 +1,28 @@
-"""Pretraining data (MLM blocks, whole-word masking, NSP pairs, denoising) and the pretraining run."""
+"""Pretraining data (MLM blocks, whole-word masking, NSP pairs, denoising) and the pretraining run.
+
+- `corpus.load_corpus`: raw documents from files or a `datasets` dataset (blank ones dropped, clear errors).
+- `blocks.build_mlm_blocks`: documents -> fixed-length MLM blocks (optionally with word boundaries for whole-word masking).
+- `nsp.build_nsp_pairs`: documents -> BERT next-sentence-prediction pairs.
+- `objectives`: the `--objective` registry (model class, dataset builder, collator per name).
+- `run.pretrain`: the Trainer run behind `scripts/pretrain.py`.
+"""
+
+from .blocks import build_mlm_blocks
+from .collators import BatchSeededMaskingCollator
+from .corpus import load_corpus
+from .nsp import NextSentencePairBuilder, build_nsp_pairs
+from .objectives import OBJECTIVES, PretrainingObjective, get_objective, register_objective
+from .run import pretrain
+
+__all__ = [
+    "OBJECTIVES",
+    "BatchSeededMaskingCollator",
+    "NextSentencePairBuilder",
+    "PretrainingObjective",
+    "build_mlm_blocks",
+    "build_nsp_pairs",
+    "get_objective",
+    "load_corpus",
+    "pretrain",
+    "register_objective",
+]
