@@ -146,7 +146,14 @@ class SeedformerPreTrainedModel(PreTrainedModel):
         try:
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         except OSError as err:
-            if allow_pickle or "safetensors" not in str(err):
+            # Without safetensors, a Hub repo first goes through transformers' safetensors-conversion attempt,
+            # whose failure can be any HTTP error: recognise it by where it was raised.
+            frames, tb = [], err.__traceback__
+            while tb is not None:
+                frames.append(tb.tb_frame.f_globals.get("__name__", ""))
+                tb = tb.tb_next
+            from_conversion = any(name.endswith("safetensors_conversion") for name in frames)
+            if allow_pickle or not ("safetensors" in str(err) or from_conversion):
                 raise
             raise OSError(
                 f"No safetensors weights (model.safetensors) found for {pretrained_model_name_or_path}. Seedformer does "

@@ -79,6 +79,24 @@ trainer.push_to_hub(blocking=True)
 write_run_model_card(args, metrics, datasets=["imdb"], license="apache-2.0")
 refs["mlm"] = mlm.eval()(**enc).logits.detach()
 save_file({{k: v.contiguous() for k, v in refs.items()}}, work + "/references.safetensors")
+
+# A repo whose weights are only a pickle (an old or hostile upload): refused unless the user opts in.
+import os
+from huggingface_hub import HfApi
+from safetensors.torch import load_file
+cls.save_pretrained(work + "/pickled")
+weights = load_file(work + "/pickled/model.safetensors")
+os.remove(work + "/pickled/model.safetensors")
+torch.save(weights, work + "/pickled/pytorch_model.bin")
+HfApi().create_repo("me/pickle-only", exist_ok=True)
+HfApi().upload_folder(folder_path=work + "/pickled", repo_id="me/pickle-only")
+try:
+    transformers.AutoModelForSequenceClassification.from_pretrained("me/pickle-only")
+    raise SystemExit("pickle-only repo was loaded without opting in")
+except OSError as err:
+    assert "allow_pickle=True" in str(err), err
+opted_in = transformers.AutoModelForSequenceClassification.from_pretrained("me/pickle-only", allow_pickle=True).eval()
+assert torch.equal(opted_in(**enc).logits, refs["cls"])
 print("PUSHED")
 """
 
@@ -100,6 +118,17 @@ for key, (repo_id, auto_name) in repos.items():
         "diff": float((logits - refs[key]).abs().max()),
         "files": sorted(os.listdir(snapshot_download(repo_id))),
     }}
+# The remote code refuses pickled weights the same way.
+try:
+    transformers.AutoModelForSequenceClassification.from_pretrained("me/pickle-only", trust_remote_code=True)
+    raise SystemExit("pickle-only repo was loaded through remote code without opting in")
+except OSError as err:
+    assert "allow_pickle=True" in str(err), err
+opted_in = transformers.AutoModelForSequenceClassification.from_pretrained(
+    "me/pickle-only", trust_remote_code=True, allow_pickle=True
+).eval()
+assert type(opted_in).__module__.startswith("transformers_modules.")
+
 # Someone without the package pushes the remote-code model on (e.g. after finetuning it): the exported copy's
 # push_to_hub/save_pretrained fall back to transformers' own code copy, and the new repo loads again.
 repo_id, auto_name = repos["cls"]
@@ -176,6 +205,7 @@ def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed)
 
 
 def test_pull_without_the_package_matches(pushed):
+    """Remote-code loads from the Hub match; a pickle-only repo is refused there too unless allow_pickle=True."""
     hub, work = pushed
     script = PULL_SCRIPT.format(repos=REPOS, texts=TEXT, work=str(work))
     out = run_isolated(script, cwd=work, **hub_env(hub.endpoint, work / "puller_home"))
