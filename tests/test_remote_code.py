@@ -366,7 +366,7 @@ def test_pickle_loads_only_with_explicit_opt_in(pickle_only_checkpoint):
     assert not hasattr(loaded.config, "allow_pickle")  # the opt-in is a load option, never saved into the config
 
 
-def test_sharded_safetensors_load_on_both_paths(tmp_path):
+def test_sharded_safetensors_checkpoints_load(tmp_path):
     """Safetensors-only loading still takes sharded checkpoints (index + shards); the code ships alongside."""
     model = seedformer.SeedformerForMaskedLM(tiny_config()).eval()
     model.save_pretrained(tmp_path, max_shard_size="20KB")
