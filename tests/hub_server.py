@@ -141,7 +141,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return self._model_api(method, "/".join(parts[2:4]), parts[4:], query)
         if len(parts) >= 5 and parts[2] == "resolve":
             return self._resolve("/".join(parts[:2]), parts[3], "/".join(parts[4:]), head)
-        return self._error(404, "EntryNotFound" if not head else "EntryNotFound", f"no route for {'/'.join(parts)}", head)
+        return self._error(404, "EntryNotFound", f"no route for {'/'.join(parts)}", head)
 
     def _repo(self, repo_id: str) -> Repo | None:
         with self.server.state.lock:
