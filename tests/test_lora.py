@@ -34,7 +34,10 @@ def test_apply_lora_trains_head_in_full_for_token_classification():
 
 def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     base = save_checkpoint(tmp_path / "base")
-    train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(48, seed=1))
+    rows = sentiment_rows(48, seed=1)
+    for row in rows[::3]:  # three labels, so the base checkpoint's default 2-label config would not fit the head
+        row["label"] = "neutral"
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
     out = tmp_path / "out"
     results = load_script("finetune").main([
         "--task", "text-classification", "--model_name_or_path", str(base), "--train_file", str(train),
@@ -51,10 +54,11 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     tokenizer = make_tokenizer()
     batch = tokenizer(["good film", "the film was awful and sad"], padding=True, return_tensors="pt")
     config = AutoConfig.from_pretrained(out)  # the adapter folder carries the head's labels
-    assert config.id2label == {0: "neg", 1: "pos"}
+    assert config.id2label == {0: "neg", 1: "neutral", 2: "pos"}
     with torch.no_grad():
         peft_model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, config=config), out).eval()
-        auto_peft = AutoPeftModelForSequenceClassification.from_pretrained(out).eval()
+        auto_peft = AutoPeftModelForSequenceClassification.from_pretrained(
+            out, id2label=config.id2label, label2id=config.label2id).eval()
         merged = AutoModelForSequenceClassification.from_pretrained(out / "merged").eval()
         logits = peft_model(**batch).logits
         torch.testing.assert_close(auto_peft(**batch).logits, logits, atol=1e-5, rtol=1e-5)
@@ -67,4 +71,4 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     assert type(merged).__name__ == "SeedformerForSequenceClassification"
     assert not any("lora" in k for k in load_file(out / "merged" / "model.safetensors"))
     classify = pipeline("text-classification", model=str(out / "merged"))
-    assert classify("good film")[0]["label"] in {"neg", "pos"}
+    assert classify("good film")[0]["label"] in {"neg", "neutral", "pos"}
