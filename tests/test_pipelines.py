@@ -184,3 +184,17 @@ def test_sentence_transformers_wraps_a_seedformer_checkpoint(ckpts):
     st_model = SentenceTransformer(modules=[transformer, pooling], device="cpu")
     ours = extract_features(AutoModel.from_pretrained(ckpts["base"]), make_tokenizer(), TEXTS, "mean", progress=False)
     np.testing.assert_allclose(st_model.encode(TEXTS, batch_size=2), ours, atol=1e-5)
+
+
+def test_extractive_qa_serves_a_bert_checkpoint_too(tmp_path):
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    config = BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                        intermediate_size=37, max_position_embeddings=64)
+    BertForQuestionAnswering(config).save_pretrained(tmp_path)
+    make_tokenizer().save_pretrained(tmp_path)
+    qa = pipeline("extractive-question-answering", model=str(tmp_path))
+    answer = qa(question="who saw it ?", context=CONTEXT, max_answer_len=5)
+    score, start, end = _brute_force(BertForQuestionAnswering.from_pretrained(tmp_path), make_tokenizer(),
+                                     "who saw it ?", CONTEXT, 5)
+    assert (answer["start"], answer["end"]) == (start, end) and answer["score"] == pytest.approx(score, rel=1e-4)
