@@ -120,7 +120,7 @@ def test_extractive_qa_pipeline_matches_brute_force(ckpts):
     assert (answer["start"], answer["end"]) == (start, end)
     assert answer["score"] == pytest.approx(score, rel=1e-4)
     assert answer["answer"] == answer["text"] == CONTEXT[start:end]
-    top = qa({"question": "who saw it ?", "context": CONTEXT}, top_k=4)
+    top = qa({"question": "who saw it ?", "context": CONTEXT}, top_k=4, max_answer_len=5)
     assert len(top) == 4 and top[0] == answer
     assert [a["score"] for a in top] == sorted((a["score"] for a in top), reverse=True)
 
