@@ -131,10 +131,11 @@ def test_token_classification_learns_entities(tmp_path, base_ckpt, finetune):
     out = tmp_path / "out"
     results = finetune(["--task", "token-classification", "--model_name_or_path", str(base_ckpt), "--train_file",
                         str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
-                        "--do_eval", "--num_train_epochs", "5", "--learning_rate", "5e-3", "--save_strategy", "no",
-                        *TRAIN_FLAGS])
+                        "--do_eval", "--num_train_epochs", "5", "--learning_rate", "5e-3", "--eval_strategy", "epoch",
+                        "--save_strategy", "epoch", "--load_best_model_at_end", "--save_total_limit", "1", *TRAIN_FLAGS])
     losses = train_losses(out)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    assert results["best_f1"] == pytest.approx(results["eval_f1"])  # the kept model is the best by entity F1
     assert results["eval_f1"] > 0.8 and {"eval_PER_f1", "eval_LOC_f1", "eval_precision"} <= set(results)
     predictions = read_jsonl(out / "eval_predictions.jsonl")
     assert all(len(p["prediction"]) == len(p["tokens"]) for p in predictions)
