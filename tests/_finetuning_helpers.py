@@ -41,6 +41,9 @@ def save_checkpoint(path: Path, model_class=None, **config_overrides) -> Path:
     """A tiny random Seedformer (`model_class`, default the bare encoder) + tokenizer in `path`."""
     from seedformer import SeedformerModel
 
+    import torch
+
+    torch.manual_seed(0)  # module-scoped fixtures run before conftest's per-test seed
     config = tiny_config(vocab_size=len(VOCAB), **config_overrides)
     model_class = model_class or SeedformerModel
     model = model_class.from_config(config) if model_class.__name__.startswith("Auto") else model_class(config)

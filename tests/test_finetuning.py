@@ -54,7 +54,7 @@ def test_text_classification_learns_picks_best_and_writes_outputs(tmp_path, base
     results = finetune([
         "--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
         "--validation_split_percentage", "25", "--test_file", str(test), "--output_dir", str(out),
-        "--do_train", "--do_eval", "--do_predict", "--num_train_epochs", "6", "--learning_rate", "5e-3",
+        "--do_train", "--do_eval", "--do_predict", "--num_train_epochs", "8", "--learning_rate", "5e-3",
         "--eval_strategy", "epoch", "--save_strategy", "epoch", "--load_best_model_at_end", "--save_total_limit", "2",
         *TRAIN_FLAGS,
     ])
