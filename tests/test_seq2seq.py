@@ -323,6 +323,15 @@ def test_finetune_seq2seq_script_on_multi30k(shared_data, tmp_path):
     assert saved["samples"][0]["reference"].startswith("Eine Gruppe")
     reloaded = AutoModelForSeq2SeqLM.from_pretrained(out)
     assert reloaded.config.is_encoder_decoder and reloaded.generation_config.max_length == 24
+    # Leg 2 of the README run: continue from the saved checkpoint and its tokenizer.
+    again = module.main([
+        "--model_name_or_path", str(out), "--data_dir", str(shared_data / "multi30k"), "--output_dir", str(tmp_path / "mt2"),
+        "--do_train", "--predict_with_generate", "--max_source_length", "24", "--max_target_length", "24",
+        "--generation_max_length", "24", "--max_train_samples", "32", "--max_eval_samples", "4", "--max_steps", "2",
+        "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--use_cpu", "--report_to", "none",
+        "--save_strategy", "no", "--disable_tqdm", "true",
+    ])  # fmt: skip
+    assert "eval_bleu" in again and AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "mt2").config.vocab_size == reloaded.config.vocab_size
 
 
 # ---------------------------------------------------------------------------------------------------------------------
