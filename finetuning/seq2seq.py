@@ -244,7 +244,7 @@ def make_compute_metrics(tokenizer: PreTrainedTokenizerBase):
 # The run
 # ------------------------------------------------------------------------------------------------------------
 class TimeBudgetCallback(TrainerCallback):
-    """Stops training (and saves) once `minutes` of wall time have passed since training began."""
+    """Stops training once `minutes` of wall time have passed since training began (checkpointing if saving is on)."""
 
     def __init__(self, minutes: float):
         self.seconds = 60 * minutes
@@ -257,7 +257,8 @@ class TimeBudgetCallback(TrainerCallback):
         if time.monotonic() - self.start > self.seconds:
             logger.warning("Time budget of %.1f min reached at step %d: stopping.", self.seconds / 60, state.global_step)
             control.should_training_stop = True
-            control.should_save = True
+            # A resumable checkpoint at the stop, unless the run asked for none (the final model is saved anyway).
+            control.should_save = args.save_strategy != "no"
         return control
 
 

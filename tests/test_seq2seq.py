@@ -451,3 +451,20 @@ def test_readme_seq2seq_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "torch.Size([1, 3, 1000])" in printed and "torch.Size([2," in printed
+
+
+def test_time_budget_callback_stops_training(tmp_path):
+    from transformers import TrainerControl, TrainerState
+
+    from seedformer.finetuning.seq2seq import TimeBudgetCallback
+
+    for strategy, saves in (("no", False), ("steps", True)):
+        args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), save_strategy=strategy, use_cpu=True, report_to="none")
+        callback, control = TimeBudgetCallback(minutes=0), TrainerControl()
+        callback.on_train_begin(args, TrainerState(), control)
+        callback.on_step_end(args, TrainerState(), control)
+        assert control.should_training_stop and control.should_save == saves
+    callback, control = TimeBudgetCallback(minutes=10), TrainerControl()
+    callback.on_train_begin(args, TrainerState(), control)
+    callback.on_step_end(args, TrainerState(), control)
+    assert not control.should_training_stop
