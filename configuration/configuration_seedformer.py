@@ -46,7 +46,7 @@ class SeedformerConfig(PreTrainedConfig):
         sparse_prediction: the masked-LM heads run their transform and vocabulary projection only on positions
             whose label is not -100 (pretraining speed; logits are then returned for those positions only).
         unpadded_execution: `"auto"` (default) removes padding after the embeddings and runs the encoder on the
-            packed real tokens whenever the batch has padding; `"always"` packs even unpadded batches; `"never"` keeps
+            packed real tokens when >= 10% of the batch is padding; `"always"` packs even unpadded batches; `"never"` keeps
             the padded (B, L) path. Requests for `output_attentions` / `output_hidden_states`, 4-D masks,
             `flex_attention` and `torch.compile` tracing always take the padded path. Padded positions of `last_hidden_state` are 0 in
             the unpadded path (they are meaningless in either path); real positions match within float tolerance.

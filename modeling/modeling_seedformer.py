@@ -185,6 +185,10 @@ class Pooler(nn.Module):
         return torch.tanh(self.dense(hidden_states[:, 0]))
 
 
+# `unpadded_execution="auto"` packs a batch only when at least this fraction of its positions is padding.
+MIN_PADDING_TO_UNPAD = 0.1
+
+
 class SeedformerModel(SeedformerPreTrainedModel):
     """The encoder backbone: embeddings, a stack of `EncoderLayer`s, a final norm (pre-norm only), optional pooler."""
 
@@ -213,7 +217,7 @@ class SeedformerModel(SeedformerPreTrainedModel):
         Never for: no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per padded
         position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded path);
         `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
-        `"auto"` also needs some padding, and a real first token in every row, so that the pooler reads the
+        `"auto"` also needs >= `MIN_PADDING_TO_UNPAD` padding, and a real first token in every row, so the pooler reads the
         same position as BERT's does on left-padded batches.
         """
         mode = self.config.unpadded_execution
@@ -226,7 +230,10 @@ class SeedformerModel(SeedformerPreTrainedModel):
                 return False
         if mode == "always":
             return True
-        return not bool(attention_mask.all()) and bool(attention_mask[:, 0].all())
+        # Below ~10% padding the packing (gather, scatter, one attention call per run of equal lengths) costs about
+        # what it saves: measured 0.88x BERT on a BERT-base 8 x 128 batch with 2% padding.
+        padding_fraction = 1.0 - float(attention_mask.float().mean())
+        return padding_fraction >= MIN_PADDING_TO_UNPAD and bool(attention_mask[:, 0].all())
 
     @merge_with_config_defaults
     @capture_outputs

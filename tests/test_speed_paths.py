@@ -116,6 +116,9 @@ def test_auto_mode_chooses_the_path():
         model(**batch, output_attentions=True)
         model(input_ids=batch["input_ids"], attention_mask=torch.ones_like(batch["attention_mask"]))
         model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"].flip(1))  # left padding
+        almost_full = torch.ones_like(batch["attention_mask"])
+        almost_full[0, -1] = 0  # 2% padding: below MIN_PADDING_TO_UNPAD, packing would cost more than it saves
+        model(input_ids=batch["input_ids"], attention_mask=almost_full)
         assert len(calls) == 1
         model.config.unpadded_execution = "always"
         model(input_ids=batch["input_ids"], attention_mask=torch.ones_like(batch["attention_mask"]))
