@@ -39,9 +39,9 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
 
 def save_checkpoint(path: Path, model_class=None, **config_overrides) -> Path:
     """A tiny random Seedformer (`model_class`, default the bare encoder) + tokenizer in `path`."""
-    from seedformer import SeedformerModel
-
     import torch
+
+    from seedformer import SeedformerModel
 
     torch.manual_seed(0)  # module-scoped fixtures run before conftest's per-test seed
     config = tiny_config(vocab_size=len(VOCAB), **config_overrides)
