@@ -15,7 +15,7 @@ def test_quickstart_end_to_end(tmp_path):
         sys.executable, str(REPO / "scripts" / "quickstart.py"), "--output_dir", str(out),
         "--max_examples", "200", "--vocab_size", "300", "--max_seq_length", "48", "--hidden_size", "32",
         "--num_hidden_layers", "1", "--num_attention_heads", "2", "--intermediate_size", "64",
-        "--pretrain_steps", "15", "--finetune_epochs", "5", "--finetune_learning_rate", "3e-3",
+        "--pretrain_steps", "30", "--finetune_epochs", "6", "--finetune_learning_rate", "3e-3",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

@@ -61,7 +61,7 @@ def test_trainer_mlm_loss_goes_down(tmp_path):
     )
     model = SeedformerForMaskedLM(tiny_config(vocab_size=len(tokenizer)))
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=0)
-    trainer = Trainer(model=model, args=args(tmp_path, num_train_epochs=2), train_dataset=dataset, data_collator=collator)
+    trainer = Trainer(model=model, args=args(tmp_path, num_train_epochs=3), train_dataset=dataset, data_collator=collator)
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
