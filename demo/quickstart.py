@@ -186,7 +186,8 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     )
     stages.append(StageResult("pretraining", time.perf_counter() - start,
                               f"MLM loss {_first_loss(pretrain_metrics)} -> eval {pretrain_metrics['eval_loss']:.3f} "
-                              f"(accuracy {pretrain_metrics.get('eval_accuracy', float('nan')):.3f})"))
+                              f"(perplexity {pretrain_metrics['eval_perplexity']:.1f}, "
+                              f"masked-token accuracy {pretrain_metrics['eval_mlm_accuracy']:.3f})"))
 
     start = _stage("4/5 finetuning (text classification)")
     finetune_metrics = run_finetuning(

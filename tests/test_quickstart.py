@@ -30,4 +30,4 @@ def test_quickstart_end_to_end(tmp_path):
     assert {p["label"] for p in summary["predictions"].values()} == {"negative", "positive"}
     assert (out / "classifier" / "loss_curves.png").stat().st_size > 1000
     assert (out / "classifier" / "model.safetensors").exists() and (out / "classifier" / "tokenizer.json").exists()
-    assert "total" in result.stdout and "eval accuracy" in result.stdout
+    assert "total" in result.stdout and "eval accuracy" in result.stdout and "masked-token accuracy" in result.stdout
