@@ -279,7 +279,9 @@ def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
     assert last < first - (0.5 if objective == "mlm" else 0.1), logged
     assert metrics["eval_perplexity"] > 1 and 0 <= metrics["eval_mlm_accuracy"] <= 1
     if objective == "mlm":
-        assert metrics["eval_mlm_accuracy"] > 0.05  # several times chance (1/120) on the template corpus
+        # uniform guessing over the ~120-token vocabulary gives perplexity ~120 (accuracy on the few dozen masked
+        # eval tokens is too noisy to bound after 40 steps: 0.04-0.18 across thread counts)
+        assert metrics["eval_perplexity"] < 90
     if objective == "mlm_nsp":
         assert "eval_nsp_accuracy" in metrics
     assert (tmp_path / objective / "model.safetensors").exists() and (tmp_path / objective / "tokenizer.json").exists()
