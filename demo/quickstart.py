@@ -185,7 +185,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
                              **common),
     )
     stages.append(StageResult("pretraining", time.perf_counter() - start,
-                              f"MLM loss {_first_loss(pretrain_metrics)} -> eval {pretrain_metrics['eval_loss']:.3f} "
+                              f"MLM loss {loss_history(pretrain_dir)[0][1]:.3f} -> eval {pretrain_metrics['eval_loss']:.3f} "
                               f"(perplexity {pretrain_metrics['eval_perplexity']:.1f}, "
                               f"masked-token accuracy {pretrain_metrics['eval_mlm_accuracy']:.3f})"))
 
@@ -221,11 +221,6 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     print_summary(stages, classifier_dir)
     return stages
-
-
-def _first_loss(metrics: dict) -> str:
-    losses = [h["loss"] for h in metrics.get("log_history", []) if "loss" in h]
-    return f"{losses[0]:.3f}" if losses else "n/a"
 
 
 def print_summary(stages: list[StageResult], classifier_dir: Path) -> None:
