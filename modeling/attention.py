@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .padding import PackedSequences
+from .padding import PackedSequences, QuerySubset
 
 
 def eager_attention_forward(
@@ -44,10 +44,10 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
-def apply_rotary(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-    """Rotate q/k (B, H, L, D) by the angles cos/sin (B or 1, L, D)."""
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate queries or keys x (B, H, L, D) by the angles cos/sin (B or 1, L, D)."""
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+    return (x * cos) + (rotate_half(x) * sin)
 
 
 class _AttentionBase(nn.Module):
@@ -76,6 +76,7 @@ class _AttentionBase(nn.Module):
         (unpadded execution): each token attends only within its own sequence.
         """
         packed: PackedSequences | None = kwargs.pop("packed", None)
+        queries: QuerySubset | None = kwargs.pop("query_subset", None)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -83,36 +84,43 @@ class _AttentionBase(nn.Module):
         if packed is None:
             output, weights = interface(self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs)
         else:
-            output, weights = self._attend_packed(interface, query, key, value, packed, dropout, **kwargs)
+            output, weights = self._attend_packed(interface, query, key, value, packed, queries, dropout, **kwargs)
         output = output.reshape(*output.shape[:-2], -1)
         return self.out_proj(output), weights
 
-    def _attend_packed(self, interface, query, key, value, packed: PackedSequences, dropout: float, **kwargs):
-        """Attention over packed sequences: q/k/v (1, H, T, D) -> (1, T, H, D), None.
+    def _attend_packed(self, interface, query, key, value, packed: PackedSequences, queries: QuerySubset | None,
+                       dropout: float, **kwargs):
+        """Attention over packed sequences: k/v (1, H, T, D), q (1, H, T or N, D) -> (1, T or N, H, D), None.
 
+        With `queries`, q holds only the selected rows of each sequence (N of them), which attend to all of it.
         flash-attention (GPU) runs all sequences in one varlen kernel from `cu_seqlens`. Every other kernel is
-        called once per sequence on views of the packed tensors: on CPU this measured fastest among the exact
-        routes (vs. one padded sdpa call, length buckets, and nested/jagged tensors, which were 2-20x slower), and
-        it keeps any registered attention function exact without a mask.
+        called once per run of equal-length sequences on views of the packed tensors: on CPU this measured fastest
+        among the exact routes (vs. one padded sdpa call, length buckets, and nested/jagged tensors, which were
+        2-20x slower), and it keeps any registered attention function exact without a mask.
         """
         if self.config._attn_implementation.startswith("flash_attention") and query.is_cuda:
             return interface(self, query, key, value, None, dropout=dropout, scaling=self.scaling,
-                             **packed.attention_kwargs(), **kwargs)
+                             **packed.attention_kwargs(queries), **kwargs)
         # sdpa is called directly: its output (count, H, length, D) is then transposed by the one `cat` copy below
         # instead of by transformers' wrapper as well (the copies were ~10% of a CPU forward).
         direct_sdpa = self.config._attn_implementation == "sdpa" and not kwargs.get("output_attentions")
-        outputs, start = [], 0
-        for length, count in packed.runs:
-            stop = start + length * count
-            if length:  # all-padding rows contribute no token
-                # `count` consecutive sequences of equal length: a (count, H, length, D) view, one batched call.
-                q, k, v = (t[:, :, start:stop].unflatten(2, (count, length)).transpose(0, 2).squeeze(2) for t in (query, key, value))
-                if direct_sdpa:
-                    out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=self.scaling).transpose(1, 2)
-                else:
-                    out = interface(self, q, k, v, None, dropout=dropout, scaling=self.scaling, **kwargs)[0]
-                outputs.append(out.reshape(1, length * count, *out.shape[2:]) if count == 1 else out.flatten(0, 1)[None])
-            start = stop
+
+        runs = packed.attention_runs(queries)
+        # One `split` per tensor, not a slice per run: a slice's backward writes into a zero-filled copy of the whole
+        # tensor, which made the backward quadratic in the number of runs.
+        q_runs = query.split([q_length * count for q_length, _, count in runs], dim=2)
+        k_runs, v_runs = (t.split([k_length * count for _, k_length, count in runs], dim=2) for t in (key, value))
+        outputs = []
+        for (q_length, _, count), q, k, v in zip(runs, q_runs, k_runs, v_runs):
+            if not q_length:  # an all-padding row, or a sequence with no selected query, has no output row
+                continue
+            # `count` consecutive sequences of equal length: (1, H, count * length, D) -> (count, H, length, D) views.
+            q, k, v = (t.unflatten(2, (count, -1)).transpose(0, 2).squeeze(2) for t in (q, k, v))
+            if direct_sdpa:
+                out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=self.scaling).transpose(1, 2)
+            else:
+                out = interface(self, q, k, v, None, dropout=dropout, scaling=self.scaling, **kwargs)[0]
+            outputs.append(out.reshape(1, q_length * count, *out.shape[2:]) if count == 1 else out.flatten(0, 1)[None])
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)), None
 
 
@@ -131,10 +139,27 @@ class SelfAttention(_AttentionBase):
         past_key_values: Cache | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """hidden_states (B, L, hidden) -> output (B, L, hidden), attention weights (B, H, L, L) or None."""
-        query, key, value = (self._split_heads(t) for t in self.qkv(hidden_states).chunk(3, dim=-1))
+        """hidden_states (B, L, hidden) -> output (B, L, hidden), attention weights (B, H, L, L) or None.
+
+        With `query_subset` (unpadded execution, B == 1): output (1, N, hidden) for the N selected rows only.
+        """
+        queries: QuerySubset | None = kwargs.get("query_subset")
+        if queries is None:
+            query, key, value = (self._split_heads(t) for t in self.qkv(hidden_states).chunk(3, dim=-1))
+        else:
+            # Queries only where an output is needed; keys and values still come from every token.
+            sizes = [self.config.hidden_size, 2 * self.config.hidden_size]
+            q_weight, kv_weight = self.qkv.weight.split(sizes)
+            q_bias, kv_bias = (None, None) if self.qkv.bias is None else self.qkv.bias.split(sizes)
+            query = self._split_heads(F.linear(hidden_states.index_select(1, queries.index), q_weight, q_bias))
+            key, value = (self._split_heads(t) for t in F.linear(hidden_states, kv_weight, kv_bias).chunk(2, dim=-1))
         if position_embeddings is not None:
-            query, key = apply_rotary(query, key, *position_embeddings)
+            cos, sin = position_embeddings
+            if queries is None:
+                query = apply_rotary(query, cos, sin)
+            else:
+                query = apply_rotary(query, cos.index_select(1, queries.index), sin.index_select(1, queries.index))
+            key = apply_rotary(key, cos, sin)
         if past_key_values is not None:
             cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) else past_key_values
             key, value = cache.update(key, value, self.layer_idx)

@@ -46,10 +46,12 @@ class ResidualLayer(GradientCheckpointingLayer):
         self.pre_norm = config.norm_position == "pre"
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def residual(self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable) -> torch.Tensor:
+    def residual(self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """`rows` (N,): the sublayer returns only these rows of the (1, T, hidden) input, so the skip keeps them too."""
+        skip = hidden_states if rows is None else hidden_states.index_select(1, rows)
         if self.pre_norm:
-            return hidden_states + self.dropout(sublayer(norm(hidden_states)))
-        return norm(hidden_states + self.dropout(sublayer(hidden_states)))
+            return skip + self.dropout(sublayer(norm(hidden_states)))
+        return norm(skip + self.dropout(sublayer(hidden_states)))
 
 
 class EncoderLayer(ResidualLayer):
@@ -69,10 +71,16 @@ class EncoderLayer(ResidualLayer):
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs,
     ) -> torch.Tensor:
-        """hidden_states (B, L, hidden) -> (B, L, hidden)."""
+        """hidden_states (B, L, hidden) -> (B, L, hidden); with `query_subset` (unpadded, B == 1): (1, N, hidden).
+
+        `query_subset` (a `QuerySubset`, last layer of sparse MLM): only the selected tokens get an output, so their
+        queries, attention output and feed-forward are all this layer computes beyond keys and values.
+        """
+        queries = kwargs.get("query_subset")
         hidden_states = self.residual(
             hidden_states,
             self.attention_norm,
             lambda x: self.attention(x, attention_mask, position_embeddings, **kwargs)[0],
+            rows=None if queries is None else queries.index,
         )
         return self.residual(hidden_states, self.ffn_norm, self.feed_forward)

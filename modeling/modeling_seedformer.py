@@ -175,14 +175,14 @@ class SeedformerPreTrainedModel(PreTrainedModel):
 
 
 class Pooler(nn.Module):
-    """BERT's pooler: dense + tanh on the first ([CLS]) token. (B, L, hidden) -> (B, hidden)."""
+    """BERT's pooler: dense + tanh on the first ([CLS]) token's final state. (B, hidden) -> (B, hidden)."""
 
     def __init__(self, config):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.dense(hidden_states[:, 0]))
+    def forward(self, first_token_states: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(first_token_states))
 
 
 # `unpadded_execution="auto"` packs a batch only when at least this fraction of its positions is padding.
@@ -211,14 +211,15 @@ class SeedformerModel(SeedformerPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
 
-    def _use_unpadded(self, attention_mask: torch.Tensor | None, kwargs: dict) -> bool:
+    def _use_unpadded(self, attention_mask: torch.Tensor | None, prediction_mask: torch.Tensor | None, kwargs: dict) -> bool:
         """Whether this forward drops padding (`config.unpadded_execution`; see `SeedformerConfig`).
 
         Never for: no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per padded
         position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded path);
         `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
-        `"auto"` also needs >= `MIN_PADDING_TO_UNPAD` padding, and a real first token in every row, so the pooler reads the
-        same position as BERT's does on left-padded batches.
+        `"auto"` also needs a real first token in every row, so the pooler reads the same position as BERT's does on
+        left-padded batches; and >= `MIN_PADDING_TO_UNPAD` padding unless a `prediction_mask` lets the last layer
+        skip most tokens. A `prediction_mask` that selects padded positions keeps the padded path.
         """
         mode = self.config.unpadded_execution
         if mode == "never" or not self.allow_unpadding or attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
@@ -228,12 +229,18 @@ class SeedformerModel(SeedformerPreTrainedModel):
         for name in ("output_attentions", "output_hidden_states"):
             if kwargs.get(name, getattr(self.config, name, False)):
                 return False
+        if prediction_mask is not None and bool((prediction_mask & ~attention_mask.bool()).any()):
+            return False
         if mode == "always":
+            return True
+        if not bool(attention_mask[:, 0].all()):
+            return False
+        if prediction_mask is not None:
             return True
         # Below ~10% padding the packing (gather, scatter, one attention call per run of equal lengths) costs about
         # what it saves: measured 0.88x BERT on a BERT-base 8 x 128 batch with 2% padding.
         padding_fraction = 1.0 - float(attention_mask.float().mean())
-        return padding_fraction >= MIN_PADDING_TO_UNPAD and bool(attention_mask[:, 0].all())
+        return padding_fraction >= MIN_PADDING_TO_UNPAD
 
     @merge_with_config_defaults
     @capture_outputs
@@ -244,28 +251,45 @@ class SeedformerModel(SeedformerPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        prediction_mask: torch.BoolTensor | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions:
         """input_ids / attention_mask / token_type_ids (B, L) -> last_hidden_state (B, L, hidden), pooler_output (B, hidden).
 
         When `_use_unpadded` says so, padding is dropped right here: embeddings, every layer and the final norm run
         on the (1, T, hidden) packed real tokens, and `last_hidden_state` is padded back once (zeros at padding).
+
+        prediction_mask (B, L) bool: the only positions whose final state the caller reads (sparse MLM prediction).
+            `last_hidden_state` is then (N, hidden), those positions in row-major order, and on the unpadded path
+            the last layer computes nothing else beyond keys and values (plus the first tokens for the pooler).
         """
         check_inputs(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
-        seq_len = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+        batch_size, seq_len = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if position_ids is None:
             position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
+        if prediction_mask is not None:
+            if tuple(prediction_mask.shape) != (batch_size, seq_len):
+                raise ValueError(f"`prediction_mask` has shape {tuple(prediction_mask.shape)} but the inputs have shape {(batch_size, seq_len)}.")
+            prediction_mask = prediction_mask.bool()
+            if attention_mask is None:
+                attention_mask = torch.ones(batch_size, seq_len, dtype=torch.long, device=device)
 
         # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
         # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
         kwargs.pop("use_cache", None)
-        packed = PackedSequences.from_attention_mask(attention_mask) if self._use_unpadded(attention_mask, kwargs) else None
-        if packed is not None:
+        packed = queries = None
+        if self._use_unpadded(attention_mask, prediction_mask, kwargs):
+            packed = PackedSequences.from_attention_mask(attention_mask)
             input_ids, token_type_ids, position_ids, inputs_embeds = (
                 unpad(t, packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
             )
             kwargs["packed"] = packed
+            if prediction_mask is not None:
+                needed = prediction_mask.clone()
+                if self.pooler is not None:
+                    needed[:, 0] = True
+                queries = packed.select(needed)
         hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
         if packed is None:
             attention_mask = create_bidirectional_mask(
@@ -276,16 +300,27 @@ class SeedformerModel(SeedformerPreTrainedModel):
         # Built once per forward and shared by every layer (as is the mask).
         position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
 
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
+            if queries is not None and index == len(self.layers) - 1:
+                kwargs["query_subset"] = queries
             hidden_states = layer(hidden_states, attention_mask, position_embeddings, **kwargs)
         if self.final_norm is not None:
             hidden_states = self.final_norm(hidden_states)
-        if packed is not None:
-            hidden_states = pad(hidden_states, packed)
 
+        if queries is not None:
+            rows = hidden_states[0]  # (N', hidden): the `needed` positions, row-major
+            is_first = (torch.arange(seq_len, device=device) == 0).expand(batch_size, seq_len)
+            first_token_states = rows[is_first[needed]]
+            hidden_states = rows[prediction_mask[needed]]
+        else:
+            if packed is not None:
+                hidden_states = pad(hidden_states, packed)
+            first_token_states = hidden_states[:, 0]
+            if prediction_mask is not None:
+                hidden_states = hidden_states[prediction_mask]
         return BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
-            pooler_output=self.pooler(hidden_states) if self.pooler is not None else None,
+            pooler_output=self.pooler(first_token_states) if self.pooler is not None else None,
         )
 
 
@@ -307,17 +342,14 @@ class MaskedLMHead(nn.Module):
         return self.decoder(self.norm(self.act(self.dense(hidden_states))))
 
 
-def masked_lm_logits(head: MaskedLMHead, config, sequence_output, labels):
-    """Vocabulary logits; with `config.sparse_prediction` and labels, only at labelled positions.
+def sparse_prediction_mask(config, labels: torch.Tensor | None) -> torch.BoolTensor | None:
+    """The labelled positions (B, L) when the MLM head runs only there (`config.sparse_prediction` and labels)."""
+    return labels != -100 if config.sparse_prediction and labels is not None else None
 
-    Returns (logits, labels) where both are flattened to the labelled positions in the sparse case:
-    logits (N, vocab), labels (N,). Otherwise logits (B, L, vocab) and labels unchanged.
-    """
-    if config.sparse_prediction and labels is not None:
-        labels = labels.reshape(-1)
-        keep = labels != -100
-        return head(sequence_output.reshape(-1, sequence_output.shape[-1])[keep]), labels[keep]
-    return head(sequence_output), labels
+
+def masked_lm_labels(labels: torch.Tensor | None, prediction_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Labels aligned with the logits: (N,) at the predicted positions in the sparse case, else unchanged (B, L)."""
+    return labels if prediction_mask is None else labels[prediction_mask]
 
 
 class _MaskedLMMixin:
@@ -350,12 +382,17 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         labels: torch.LongTensor | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
-        """labels (B, L) with -100 at unmasked positions. Loss honours `num_items_in_batch` (gradient accumulation)."""
-        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
-        logits, flat_labels = masked_lm_logits(self.mlm_head, self.config, outputs.last_hidden_state, labels)
+        """labels (B, L) with -100 at unmasked positions. Loss honours `num_items_in_batch` (gradient accumulation).
+
+        logits (B, L, vocab), or (N, vocab) at the labelled positions with `config.sparse_prediction`.
+        """
+        prediction_mask = sparse_prediction_mask(self.config, labels)
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                               prediction_mask=prediction_mask, **kwargs)
+        logits = self.mlm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits, flat_labels, vocab_size=self.config.vocab_size, **kwargs)
+            loss = self.loss_function(logits, masked_lm_labels(labels, prediction_mask), vocab_size=self.config.vocab_size, **kwargs)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
@@ -402,12 +439,15 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         **kwargs,
     ) -> SeedformerForPreTrainingOutput:
         """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random."""
-        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
-        prediction_logits, flat_labels = masked_lm_logits(self.mlm_head, self.config, outputs.last_hidden_state, labels)
+        prediction_mask = sparse_prediction_mask(self.config, labels)
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                               prediction_mask=prediction_mask, **kwargs)
+        prediction_logits = self.mlm_head(outputs.last_hidden_state)
         nsp_logits = self.nsp_head(outputs.pooler_output)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(prediction_logits.reshape(-1, self.config.vocab_size).float(), flat_labels.reshape(-1))
+            flat_labels = masked_lm_labels(labels, prediction_mask).reshape(-1)
+            loss = F.cross_entropy(prediction_logits.reshape(-1, self.config.vocab_size).float(), flat_labels)
         if next_sentence_label is not None:
             nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
             loss = nsp_loss if loss is None else loss + nsp_loss

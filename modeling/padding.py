@@ -46,26 +46,66 @@ class PackedSequences:
         indices = torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
         cu_seqlens = torch.nn.functional.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
         seqlens = tuple(lengths.tolist())  # the one host sync of the unpadded path
-        runs: list[list[int]] = []
-        for length in seqlens:
-            if runs and runs[-1][0] == length:
-                runs[-1][1] += 1
-            else:
-                runs.append([length, 1])
-        return cls(indices, cu_seqlens, seqlens, tuple(map(tuple, runs)), max(seqlens, default=0), batch_size, seq_len)
+        return cls(indices, cu_seqlens, seqlens, _runs(seqlens), max(seqlens, default=0), batch_size, seq_len)
 
     @property
     def num_tokens(self) -> int:
         return int(self.indices.numel())
 
-    def attention_kwargs(self) -> dict:
+    def attention_kwargs(self, queries: QuerySubset | None = None) -> dict:
         """The varlen keyword arguments transformers' flash-attention integration reads (`TransformersKwargs`)."""
         return {
-            "cu_seq_lens_q": self.cu_seqlens,
+            "cu_seq_lens_q": self.cu_seqlens if queries is None else queries.cu_seqlens,
             "cu_seq_lens_k": self.cu_seqlens,
-            "max_length_q": self.max_seqlen,
+            "max_length_q": self.max_seqlen if queries is None else queries.max_seqlen,
             "max_length_k": self.max_seqlen,
         }
+
+    def attention_runs(self, queries: QuerySubset | None = None) -> tuple[tuple[int, int, int], ...]:
+        """(query length, key length, count) for each run of consecutive sequences that attention can batch."""
+        if queries is None:
+            return tuple((length, length, count) for length, count in self.runs)
+        return _runs(zip(queries.seqlens, self.seqlens))
+
+    def select(self, mask: torch.Tensor) -> QuerySubset:
+        """The packed tokens where `mask` (B, L) bool is set: the rows a sparse head reads after the last layer.
+        Positions outside `attention_mask` cannot be selected (they are not in the packed row)."""
+        chosen = mask.reshape(-1).index_select(0, self.indices)  # (T,) in packed order
+        index = torch.nonzero(chosen, as_tuple=False).reshape(-1)
+        cumulative = torch.nn.functional.pad(torch.cumsum(chosen, dim=0, dtype=torch.int32), (1, 0))
+        cu_seqlens = cumulative.index_select(0, self.cu_seqlens.long())
+        seqlens = tuple(torch.diff(cu_seqlens).tolist())
+        return QuerySubset(index, cu_seqlens, seqlens, max(seqlens, default=0))
+
+
+@dataclass(frozen=True)
+class QuerySubset:
+    """Some tokens of each packed sequence, the only ones whose output is needed (sparse MLM: the masked tokens).
+
+    The last encoder layer then computes queries, attention output and feed-forward for these rows only, against
+    keys and values of every token (MosaicBERT's final-layer trick).
+
+    index: (N,) ascending rows of the packed (T) axis, so each sequence's rows are contiguous and in order.
+    cu_seqlens: (B+1,) int32 cumulative count of selected rows per sequence.
+    seqlens: those B counts as Python ints.
+    max_seqlen: the largest count.
+    """
+
+    index: torch.Tensor
+    cu_seqlens: torch.Tensor
+    seqlens: tuple[int, ...]
+    max_seqlen: int
+
+
+def _runs(lengths) -> tuple:
+    """Group consecutive equal items: [a, a, b] -> ((*a, 2), (*b, 1)) for tuples, ((a, 2), (b, 1)) for ints."""
+    runs: list[list] = []
+    for item in lengths:
+        if runs and runs[-1][0] == item:
+            runs[-1][1] += 1
+        else:
+            runs.append([item, 1])
+    return tuple((*item, count) if isinstance(item, tuple) else (item, count) for item, count in runs)
 
 
 def unpad(tensor: torch.Tensor | None, packed: PackedSequences) -> torch.Tensor | None:
@@ -88,4 +128,4 @@ def pad(tensor: torch.Tensor, packed: PackedSequences, value: float = 0.0) -> to
     return out.view(packed.batch_size, packed.seq_len, *tensor.shape[1:])
 
 
-__all__ = ["PackedSequences", "pad", "unpad"]
+__all__ = ["PackedSequences", "QuerySubset", "pad", "unpad"]

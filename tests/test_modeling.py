@@ -210,7 +210,8 @@ def test_sparse_prediction_matches_dense_loss():
     sparse = SeedformerForMaskedLM(tiny_config(sparse_prediction=True)).eval()
     sparse.load_state_dict(dense.state_dict())
     batch = make_batch(config)
-    labels = torch.where(torch.rand(batch["input_ids"].shape) < 0.3, batch["input_ids"], -100)
+    labelled = (torch.rand(batch["input_ids"].shape) < 0.3) & batch["attention_mask"].bool()  # a collator labels real tokens
+    labels = torch.where(labelled, batch["input_ids"], -100)
     with torch.no_grad():
         d, s = dense(**batch, labels=labels), sparse(**batch, labels=labels)
     torch.testing.assert_close(d.loss, s.loss)

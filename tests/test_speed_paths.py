@@ -172,25 +172,57 @@ def test_multiple_choice_unpadded():
     torch.testing.assert_close(results["always"][1].logits, results["never"][1].logits, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["never", "always"])
-def test_sparse_mlm_equals_dense_mlm(mode):
-    """Same loss and gradients when the MLM head only runs at the labelled positions (also composed with unpadding)."""
+SPARSE_HEADS = {
+    "mlm": (SeedformerForMaskedLM, {}, "logits"),
+    "pretraining": (SeedformerForPreTraining, dict(next_sentence_label=torch.tensor([0, 1, 0, 1])), "prediction_logits"),
+}
+
+
+@pytest.mark.parametrize("variant", ["bert", "rope_pre_rms_geglu"])
+@pytest.mark.parametrize("head", list(SPARSE_HEADS))
+@pytest.mark.parametrize("mode", ["never", "always", "auto"])
+def test_sparse_mlm_equals_dense_mlm(mode, head, variant):
+    """Same loss and gradients when the MLM head only runs at the labelled positions. Unpadded, the last layer also
+    computes only those rows (plus [CLS] for the NSP pooler) against keys and values of every token."""
+    head_cls, extra, key = SPARSE_HEADS[head]
     batch = padded_batch()
     labels = torch.full_like(batch["input_ids"], -100)
-    labels[0, [1, 5]] = batch["input_ids"][0, [1, 5]]
-    labels[2, 1] = batch["input_ids"][2, 1]
-    losses, grads = {}, {}
+    labels[0, [1, 5, 11]] = batch["input_ids"][0, [1, 5, 11]]
+    labels[2, 1] = batch["input_ids"][2, 1]  # row 1 and row 3 have no labelled token
+    losses, grads, last_layer_rows = {}, {}, []
     for sparse in (False, True):
         torch.manual_seed(0)
-        model = SeedformerForMaskedLM(tiny_config(sparse_prediction=sparse, unpadded_execution=mode))
-        out = model(**batch, labels=labels)
+        model = head_cls(tiny_config(sparse_prediction=sparse, unpadded_execution=mode, **VARIANTS[variant]))
+        hook = model.seedformer.layers[-1].register_forward_hook(lambda m, i, out: last_layer_rows.append(out.shape[1]))
+        out = model(**batch, labels=labels, **extra)
+        hook.remove()
         out.loss.backward()
         losses[sparse], grads[sparse] = out, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
-    assert losses[True].logits.shape == (3, 99) and losses[False].logits.shape == (4, 12, 99)
+    assert losses[True][key].shape == (4, 99) and losses[False][key].shape == (4, 12, 99)
+    pooled_rows = 4 if head == "pretraining" else 0
+    assert last_layer_rows[1] == (12 if mode == "never" else 4 + pooled_rows)  # the last layer's output rows
     torch.testing.assert_close(losses[True].loss, losses[False].loss)
-    torch.testing.assert_close(losses[True].logits, losses[False].logits[labels != -100])
+    torch.testing.assert_close(losses[True][key], losses[False][key][labels != -100])
+    if head == "pretraining":
+        torch.testing.assert_close(losses[True].seq_relationship_logits, losses[False].seq_relationship_logits)
+    assert grads[True].keys() == grads[False].keys()
     for name in grads[False]:
         torch.testing.assert_close(grads[True][name], grads[False][name], atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_sparse_mlm_labels_on_padding_keep_the_padded_path():
+    """A label on a padded position cannot be read from the packed tokens: the whole batch runs padded, as BERT."""
+    batch = padded_batch()
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[1, 10] = 7  # row 1 has 7 real tokens
+    torch.manual_seed(0)
+    model = SeedformerForMaskedLM(tiny_config(sparse_prediction=True, unpadded_execution="always")).eval()
+    sparse = model(**batch, labels=labels)
+    model.config.sparse_prediction, model.config.unpadded_execution = False, "never"
+    dense = model(**batch, labels=labels)
+    torch.testing.assert_close(sparse.loss, dense.loss)
+    with pytest.raises(ValueError, match="prediction_mask"):
+        model.seedformer(**batch, prediction_mask=labels[:, :5] != -100)
 
 
 @pytest.mark.parametrize("mode", ["never", "always"])
