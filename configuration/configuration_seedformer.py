@@ -44,9 +44,12 @@ class SeedformerConfig(PreTrainedConfig):
         hidden_act: `gelu`, `gelu_new`, `gelu_pytorch_tanh`, `relu`, `silu`, or the gated `geglu` / `swiglu`.
         attention_bias / mlp_bias / norm_bias: biases of the attention projections, feed-forward projections, norms.
         sparse_prediction: the masked-LM heads run their transform and vocabulary projection only on positions
-            whose label is not -100 (pretraining speed; logits are then returned for those positions only).
+            whose label is not -100 (pretraining speed; logits are then returned for those positions only). On the
+            unpadded path the last encoder layer then also computes queries, attention output and feed-forward only
+            for those tokens (keys and values still for all), as MosaicBERT does; loss and gradients are unchanged.
         unpadded_execution: `"auto"` (default) removes padding after the embeddings and runs the encoder on the
-            packed real tokens when >= 10% of the batch is padding; `"always"` packs even unpadded batches; `"never"` keeps
+            packed real tokens when >= 10% of the batch is padding, or whenever sparse MLM prediction has labels;
+            `"always"` packs even unpadded batches; `"never"` keeps
             the padded (B, L) path. Requests for `output_attentions` / `output_hidden_states`, 4-D masks,
             `flex_attention` and `torch.compile` tracing always take the padded path. Padded positions of `last_hidden_state` are 0 in
             the unpadded path (they are meaningless in either path); real positions match within float tolerance.

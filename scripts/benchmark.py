@@ -5,9 +5,11 @@
 (b) an MLM training step (forward + backward + AdamW) on the same batches with 15% of the real tokens masked,
     vs `BertForMaskedLM` (same weights) and `ModernBertForMaskedLM` (its own init, sparse prediction on).
 
-Models are timed interleaved (batch by batch, model by model), so load from other processes hits all of them
-alike; the RATIOS of one run are the comparable numbers. Memory is the peak process RSS (psutil, sampled every
-0.5 ms by a thread) minus the RSS just before the measured call, after `malloc_trim(0)` returned freed heap.
+Models are timed interleaved (batch by batch, model by model; a short inference batch is repeated round robin until
+the slowest model has run `--min-seconds`, and its median counts), so load from other processes hits all of them
+alike; the RATIOS of one run are the comparable numbers. Memory is measured on a separate, untimed call (the first
+batch of a shape): the peak process RSS (psutil, sampled every 0.5 ms by a thread) minus the RSS just before the
+call, after `malloc_trim(0)` returned freed heap.
 
     python scripts/benchmark.py --output-dir bench            # the README table (slow on a shared CPU)
     python scripts/benchmark.py --quick --output-dir /tmp/b   # seconds: tiny models, one shape
@@ -20,14 +22,17 @@ import argparse
 import contextlib
 import csv
 import ctypes
+import functools
 import gzip
 import json
+import math
 import os
 import random
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,8 +74,8 @@ class Row:
     real_tokens: int  # per batch, summed over the measured batches
     padded_tokens: int
     padding_fraction: float
-    median_s: float  # median seconds per batch (per step)
-    tokens_per_s: float  # real tokens per second
+    median_s: float  # seconds per batch (per step): the median of its repeats, averaged over the batches
+    tokens_per_s: float  # real tokens of all batches / their summed median seconds
     peak_rss_mb: float
     ratio_vs_bert: float | None = None  # Seedformer tokens/s over the peer's (higher is better)
     ratio_vs_modernbert: float | None = None
@@ -113,13 +118,30 @@ class PeakRSS:
         self.peak_bytes = self.peak - self.base
 
 
-def timed(fn, *args, **kwargs):
-    """(seconds, peak RSS delta in bytes, result) of one call `fn(*args, **kwargs)`."""
+def peak_memory(fn, *args, **kwargs) -> tuple[int, object]:
+    """(peak RSS delta in bytes, result) of one call. Kept apart from the timed calls: the polling thread and the
+    `malloc_trim` that makes the baseline honest would otherwise slow every timed call down."""
     with PeakRSS() as mem:
-        start = time.perf_counter()
         result = fn(*args, **kwargs)
-        seconds = time.perf_counter() - start
-    return seconds, mem.peak_bytes, result
+    return mem.peak_bytes, result
+
+
+def time_interleaved(calls: dict[str, Callable], min_seconds: float, max_repeats: int) -> tuple[dict, dict]:
+    """(median seconds, first result) of each call, repeated round robin (model by model) so a change in machine
+    load hits every model alike. After one round, repeats so that the slowest call runs about `min_seconds` in all."""
+    times, results = {name: [] for name in calls}, {}
+    for round_index in range(max_repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            result = call()
+            times[name].append(time.perf_counter() - start)
+            if round_index == 0:
+                results[name] = result
+        if round_index == 0:
+            max_repeats = max(1, min(max_repeats, math.ceil(min_seconds / max(t[0] for t in times.values()))))
+        if round_index + 1 >= max_repeats:
+            break
+    return {name: statistics.median(t) for name, t in times.items()}, results
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -221,26 +243,29 @@ def model_inputs(name: str, batch: dict) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 # Benchmarks
 # ---------------------------------------------------------------------------------------------------------------
-def bench_inference(models, batches, size, batch_size, max_len) -> list[Row]:
-    times = {name: [] for name in models}
-    peaks = {name: [] for name in models}
+def bench_inference(models, batches, size, batch_size, max_len, min_seconds, max_repeats) -> list[Row]:
+    seconds = {name: 0.0 for name in models}  # summed over the batches of their median time
+    peaks = {}
     max_diff = 0.0
     with torch.inference_mode():
         for name, model in models.items():  # warm-up: first-call allocations, kernel selection
             model(**model_inputs(name, {k: v[:2, :16] for k, v in batches[0].items()}))
+        for name, model in models.items():  # memory: one separate, untimed call on the first batch
+            peaks[name] = peak_memory(model, **model_inputs(name, batches[0]))[0]
         for batch in batches:
-            outputs = {}
-            for name, model in models.items():
-                seconds, peak, out = timed(model, **model_inputs(name, batch))
-                times[name].append(seconds)
-                peaks[name].append(peak)
-                outputs[name] = out.last_hidden_state
+            calls = {name: functools.partial(model, **model_inputs(name, batch)) for name, model in models.items()}
+            medians, outputs = time_interleaved(calls, min_seconds, max_repeats)
+            for name, median in medians.items():
+                seconds[name] += median
             real = batch["attention_mask"].bool()
-            max_diff = max(max_diff, (outputs["seedformer"] - outputs["bert"])[real].abs().max().item())
-    return summarize("inference", size, batch_size, max_len, batches, times, peaks, max_diff)
+            difference = outputs["seedformer"].last_hidden_state - outputs["bert"].last_hidden_state
+            max_diff = max(max_diff, difference[real].abs().max().item())
+            del outputs, difference
+    return summarize("inference", size, batch_size, max_len, batches, seconds, peaks, max_diff)
 
 
-def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len, steps: int) -> list[Row]:
+def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len) -> list[Row]:
+    """One optimizer step per batch and model, interleaved; peak memory from one extra step on the first batch."""
     masked = [mask_for_mlm(batch, tokenizer, seed=i) for i, batch in enumerate(batches)]
     # Same weights, eval mode (no dropout): the loss Seedformer and BERT compute must agree.
     with torch.no_grad():
@@ -261,29 +286,26 @@ def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len, st
 
     for name in models:  # warm-up step: creates the AdamW state, which is then part of the baseline
         step(name, {k: v[:2, :16].contiguous() for k, v in masked[0][0].items()}, masked[0][1][:2, :16].contiguous())
-    times = {name: [] for name in models}
-    peaks = {name: [] for name in models}
-    for i in range(steps):
-        inputs, labels = masked[i % len(masked)]
-        for name in models:
-            seconds, peak, _ = timed(step, name, inputs, labels)
-            times[name].append(seconds)
-            peaks[name].append(peak)
-    used = [batches[i % len(batches)] for i in range(steps)]
-    return summarize("mlm_train", size, batch_size, max_len, used, times, peaks, max_diff)
+    peaks = {name: peak_memory(step, name, *masked[0])[0] for name in models}
+    seconds = {name: 0.0 for name in models}
+    for inputs, labels in masked:
+        calls = {name: functools.partial(step, name, inputs, labels) for name in models}
+        for name, median in time_interleaved(calls, min_seconds=0.0, max_repeats=1)[0].items():
+            seconds[name] += median
+    return summarize("mlm_train", size, batch_size, max_len, batches, seconds, peaks, max_diff)
 
 
-def summarize(task, size, batch_size, max_len, batches, times, peaks, max_diff) -> list[Row]:
+def summarize(task, size, batch_size, max_len, batches, seconds, peaks, max_diff) -> list[Row]:
+    """seconds: per model, the time of all `batches` (one median call each); peaks: bytes."""
     real = sum(int(b["attention_mask"].sum()) for b in batches)
     padded = sum(b["attention_mask"].numel() for b in batches)
     rows = {}
-    for name in times:
-        median = statistics.median(times[name])
+    for name in seconds:
         rows[name] = Row(
             task=task, size=size, batch_size=batch_size, max_len=max_len, model=name,
             real_tokens=real // len(batches), padded_tokens=padded // len(batches),
-            padding_fraction=round(1 - real / padded, 4), median_s=round(median, 4),
-            tokens_per_s=round(real / len(batches) / median, 1), peak_rss_mb=round(max(peaks[name]) / 2**20, 1),
+            padding_fraction=round(1 - real / padded, 4), median_s=round(seconds[name] / len(batches), 4),
+            tokens_per_s=round(real / seconds[name], 1), peak_rss_mb=round(peaks[name] / 2**20, 1),
         )
     seed = rows["seedformer"]
     seed.ratio_vs_bert = round(seed.tokens_per_s / rows["bert"].tokens_per_s, 3)
@@ -364,15 +386,18 @@ def main(argv: list[str] | None = None) -> list[Row]:
                         default=[(8, 128), (32, 128), (8, 512), (32, 512)], help="BATCHxMAXLEN ...")
     parser.add_argument("--train-shapes", nargs="+", type=parse_shapes, default=[(32, 128), (8, 512)],
                         help="BATCHxMAXLEN for the MLM step (both defaults hold 4096 token slots)")
-    parser.add_argument("--inference-batches", type=int, default=2, help="distinct batches timed per shape")
-    parser.add_argument("--train-steps", type=int, default=2, help="timed optimizer steps per shape")
+    parser.add_argument("--inference-batches", type=int, default=3, help="distinct batches timed per shape")
+    parser.add_argument("--min-seconds", type=float, default=3.0,
+                        help="inference: repeat each batch until the slowest model has run about this long")
+    parser.add_argument("--max-repeats", type=int, default=10, help="inference: at most this many calls per batch")
+    parser.add_argument("--train-steps", type=int, default=3, help="timed optimizer steps (distinct batches) per shape")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--quick", action="store_true", help="tiny models, one small shape each: a smoke test")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.inference_shapes, args.train_shapes = ["tiny"], [(4, 64)], [(4, 64)]
-        args.inference_batches, args.train_steps = 1, 1
+        args.inference_batches, args.train_steps, args.min_seconds = 1, 1, 0.0
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -396,14 +421,14 @@ def main(argv: list[str] | None = None) -> list[Row]:
             models = inference_models(size, tokenizer, paths)
             for batch_size, max_len in args.inference_shapes:
                 batches = make_batches(tokenizer, reviews, batch_size, max_len, args.inference_batches)
-                rows += bench_inference(models, batches, size, batch_size, max_len)
+                rows += bench_inference(models, batches, size, batch_size, max_len, args.min_seconds, args.max_repeats)
                 print(markdown_table(rows[-3:]).splitlines()[-1], flush=True)
             del models
             if not args.skip_training:
                 for batch_size, max_len in args.train_shapes:
                     models = training_models(size, tokenizer, paths)  # fresh weights and optimizer per shape
                     batches = make_batches(tokenizer, reviews, batch_size, max_len, args.train_steps)
-                    rows += bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len, args.train_steps)
+                    rows += bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len)
                     print(markdown_table(rows[-3:]).splitlines()[-1], flush=True)
                     del models
 
