@@ -81,6 +81,7 @@ class Row:
     ratio_vs_modernbert: float | None = None
     mem_ratio_vs_bert: float | None = None
     max_abs_diff: float | None = None  # vs BERT on the same weights: hidden states (inference) / MLM loss (train)
+    work_ratio_vs_bert: float | None = None  # BERT's matmul FLOPs over Seedformer's: the ratio exact work allows
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -240,12 +241,50 @@ def model_inputs(name: str, batch: dict) -> dict:
     return {k: v for k, v in batch.items() if k != "token_type_ids"} if name == "modernbert" else batch
 
 
+def matmul_flops(size: str, vocab_size: int, key_lengths, last_query_lengths=None, head_positions: int = 0) -> int:
+    """Forward matmul FLOPs of an encoder (+ MLM head) on one batch: work that no exact implementation can skip.
+
+    key_lengths: (B,) tokens per sequence entering the encoder (the padded length on a padded batch).
+    last_query_lengths: (B,) rows the LAST layer computes queries, attention output and feed-forward for (default:
+        all; Seedformer's sparse MLM path: the masked tokens). head_positions: positions the MLM head runs on.
+    The backward pass costs twice the forward's matmuls, so training ratios equal forward ratios.
+    """
+    dims = SIZES[size]
+    hidden, ffn, layers = dims["hidden_size"], dims["intermediate_size"], dims["num_hidden_layers"]
+    keys = key_lengths.long()
+    queries = keys if last_query_lengths is None else last_query_lengths.long()
+    tokens = int(keys.sum())
+    full_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * hidden * int((keys * keys).sum())
+    last_layer = (2 * tokens * 2 * hidden * hidden  # keys and values of every token
+                  + 2 * int(queries.sum()) * (2 * hidden * hidden + 2 * hidden * ffn)  # q, out_proj, feed-forward
+                  + 4 * hidden * int((queries * keys).sum()))
+    head = 2 * head_positions * (hidden * hidden + hidden * vocab_size)
+    return (layers - 1) * full_layer + last_layer + head
+
+
+def work_ratio(size, vocab_size, batch, seed_packed: bool, labels=None) -> float:
+    """BERT's matmul FLOPs on `batch` (padded, dense MLM head when `labels`) over Seedformer's (packed or not,
+    sparse head and last layer when `labels`)."""
+    mask = batch["attention_mask"]
+    padded_lengths = torch.full((mask.shape[0],), mask.shape[1])
+    real_lengths = mask.sum(dim=1)
+    bert = matmul_flops(size, vocab_size, padded_lengths, head_positions=mask.numel() if labels is not None else 0)
+    keys = real_lengths if seed_packed else padded_lengths
+    if labels is None:
+        seed = matmul_flops(size, vocab_size, keys)
+    else:
+        predicted = labels != -100
+        last = predicted.sum(dim=1) if seed_packed else None
+        seed = matmul_flops(size, vocab_size, keys, last, head_positions=int(predicted.sum()))
+    return bert / seed
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Benchmarks
 # ---------------------------------------------------------------------------------------------------------------
 def bench_inference(models, batches, size, batch_size, max_len, min_seconds, max_repeats) -> list[Row]:
     seconds = {name: 0.0 for name in models}  # summed over the batches of their median time
-    peaks = {}
+    peaks, work = {}, []
     max_diff = 0.0
     with torch.inference_mode():
         for name, model in models.items():  # warm-up: first-call allocations, kernel selection
@@ -257,11 +296,13 @@ def bench_inference(models, batches, size, batch_size, max_len, min_seconds, max
             medians, outputs = time_interleaved(calls, min_seconds, max_repeats)
             for name, median in medians.items():
                 seconds[name] += median
+            packed = models["seedformer"]._use_unpadded(batch["attention_mask"], None, {})
+            work.append(work_ratio(size, models["bert"].config.vocab_size, batch, packed))
             real = batch["attention_mask"].bool()
             difference = outputs["seedformer"].last_hidden_state - outputs["bert"].last_hidden_state
             max_diff = max(max_diff, difference[real].abs().max().item())
             del outputs, difference
-    return summarize("inference", size, batch_size, max_len, batches, seconds, peaks, max_diff)
+    return summarize("inference", size, batch_size, max_len, batches, seconds, peaks, max_diff, work)
 
 
 def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len) -> list[Row]:
@@ -287,16 +328,21 @@ def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len) ->
     for name in models:  # warm-up step: creates the AdamW state, which is then part of the baseline
         step(name, {k: v[:2, :16].contiguous() for k, v in masked[0][0].items()}, masked[0][1][:2, :16].contiguous())
     peaks = {name: peak_memory(step, name, *masked[0])[0] for name in models}
+    backbone = models["seedformer"].seedformer
+    work = [
+        work_ratio(size, models["bert"].config.vocab_size, inputs, backbone._use_unpadded(inputs["attention_mask"], labels != -100, {}), labels)
+        for inputs, labels in masked
+    ]
     seconds = {name: 0.0 for name in models}
     for inputs, labels in masked:
         calls = {name: functools.partial(step, name, inputs, labels) for name in models}
         for name, median in time_interleaved(calls, min_seconds=0.0, max_repeats=1)[0].items():
             seconds[name] += median
-    return summarize("mlm_train", size, batch_size, max_len, batches, seconds, peaks, max_diff)
+    return summarize("mlm_train", size, batch_size, max_len, batches, seconds, peaks, max_diff, work)
 
 
-def summarize(task, size, batch_size, max_len, batches, seconds, peaks, max_diff) -> list[Row]:
-    """seconds: per model, the time of all `batches` (one median call each); peaks: bytes."""
+def summarize(task, size, batch_size, max_len, batches, seconds, peaks, max_diff, work) -> list[Row]:
+    """seconds: per model, the time of all `batches` (one median call each); peaks: bytes; work: per-batch ratios."""
     real = sum(int(b["attention_mask"].sum()) for b in batches)
     padded = sum(b["attention_mask"].numel() for b in batches)
     rows = {}
@@ -313,6 +359,7 @@ def summarize(task, size, batch_size, max_len, batches, seconds, peaks, max_diff
     if rows["bert"].peak_rss_mb > 0:
         seed.mem_ratio_vs_bert = round(seed.peak_rss_mb / rows["bert"].peak_rss_mb, 3)
     seed.max_abs_diff = float(f"{max_diff:.3g}")
+    seed.work_ratio_vs_bert = round(statistics.mean(work), 3)
     return list(rows.values())
 
 
@@ -332,14 +379,14 @@ def markdown_table(rows: list[Row]) -> str:
         by_key.setdefault((r.task, r.size, r.batch_size, r.max_len), {})[r.model] = r
     lines = [
         "| task | size | batch x max len | padding | Seedformer tok/s | BERT tok/s | ModernBERT tok/s | vs BERT | vs ModernBERT "
-        "| peak MB (Seed / BERT) | mem vs BERT | max diff vs BERT |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| matmul work BERT / Seed | peak MB (Seed / BERT) | mem vs BERT | max diff vs BERT |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (task, size, b, n), models in by_key.items():
         s, bert, mb = models["seedformer"], models["bert"], models["modernbert"]
         lines.append(
             f"| {task} | {size} | {b} x {n} | {s.padding_fraction:.0%} | {s.tokens_per_s:,.0f} | {bert.tokens_per_s:,.0f} "
-            f"| {mb.tokens_per_s:,.0f} | **{s.ratio_vs_bert:.2f}x** | {s.ratio_vs_modernbert:.2f}x "
+            f"| {mb.tokens_per_s:,.0f} | **{s.ratio_vs_bert:.2f}x** | {s.ratio_vs_modernbert:.2f}x | {s.work_ratio_vs_bert:.2f}x "
             f"| {s.peak_rss_mb:,.0f} / {bert.peak_rss_mb:,.0f} | {s.mem_ratio_vs_bert if s.mem_ratio_vs_bert is not None else '-'} "
             f"| {s.max_abs_diff:.1e} |"
         )
