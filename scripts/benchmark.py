@@ -8,7 +8,7 @@
 Models are timed interleaved (batch by batch, model by model; a short inference batch is repeated round robin until
 the slowest model has run `--min-seconds`, and its median counts), so load from other processes hits all of them
 alike; the RATIOS of one run are the comparable numbers. Memory is measured on a separate, untimed call (the first
-batch of a shape): the peak process RSS (psutil, sampled every 0.5 ms by a thread) minus the RSS just before the
+batch of a shape, every model warm): the peak process RSS (psutil, sampled every 0.5 ms by a thread) minus the RSS just before the
 call, after `malloc_trim(0)` returned freed heap.
 
     python scripts/benchmark.py --output-dir bench            # the README table (slow on a shared CPU)
@@ -289,8 +289,6 @@ def bench_inference(models, batches, size, batch_size, max_len, min_seconds, max
     with torch.inference_mode():
         for name, model in models.items():  # warm-up: first-call allocations, kernel selection
             model(**model_inputs(name, {k: v[:2, :16] for k, v in batches[0].items()}))
-        for name, model in models.items():  # memory: one separate, untimed call on the first batch
-            peaks[name] = peak_memory(model, **model_inputs(name, batches[0]))[0]
         for batch in batches:
             calls = {name: functools.partial(model, **model_inputs(name, batch)) for name, model in models.items()}
             medians, outputs = time_interleaved(calls, min_seconds, max_repeats)
@@ -302,11 +300,16 @@ def bench_inference(models, batches, size, batch_size, max_len, min_seconds, max
             difference = outputs["seedformer"].last_hidden_state - outputs["bert"].last_hidden_state
             max_diff = max(max_diff, difference[real].abs().max().item())
             del outputs, difference
+        # Memory: one separate, untimed call on the first batch once every model is warm (the first full-size call
+        # of a process also pays one-off allocator growth, which would land on whichever model ran first).
+        for name, model in models.items():
+            peaks[name] = peak_memory(model, **model_inputs(name, batches[0]))[0]
     return summarize("inference", size, batch_size, max_len, batches, seconds, peaks, max_diff, work)
 
 
 def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len) -> list[Row]:
-    """One optimizer step per batch and model, interleaved; peak memory from one extra step on the first batch."""
+    """One optimizer step per batch and model, interleaved; peak memory from an extra step on the first batch, after a
+    warm-up step."""
     masked = [mask_for_mlm(batch, tokenizer, seed=i) for i, batch in enumerate(batches)]
     # Same weights, eval mode (no dropout): the loss Seedformer and BERT compute must agree.
     with torch.no_grad():
@@ -325,8 +328,8 @@ def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len) ->
         optimizers[name].step()
         return loss
 
-    for name in models:  # warm-up step: creates the AdamW state, which is then part of the baseline
-        step(name, {k: v[:2, :16].contiguous() for k, v in masked[0][0].items()}, masked[0][1][:2, :16].contiguous())
+    for name in models:  # warm-up: creates the AdamW state (then part of the baseline) and full-size buffers
+        step(name, *masked[0])
     peaks = {name: peak_memory(step, name, *masked[0])[0] for name in models}
     backbone = models["seedformer"].seedformer
     work = [
