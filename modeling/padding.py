@@ -45,7 +45,7 @@ class PackedSequences:
         lengths = keep.sum(dim=1, dtype=torch.int32)
         indices = torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
         cu_seqlens = torch.nn.functional.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
-        seqlens = tuple(lengths.tolist())  # the one host sync of the unpadded path
+        seqlens = tuple(lengths.tolist())  # the host sync of the unpadded path (`select` adds one for sparse MLM)
         return cls(indices, cu_seqlens, seqlens, _runs(seqlens), max(seqlens, default=0), batch_size, seq_len)
 
     @property
@@ -65,7 +65,7 @@ class PackedSequences:
         """(query length, key length, count) for each run of consecutive sequences that attention can batch."""
         if queries is None:
             return tuple((length, length, count) for length, count in self.runs)
-        return _runs(zip(queries.seqlens, self.seqlens))
+        return tuple((q_length, k_length, count) for (q_length, k_length), count in _runs(zip(queries.seqlens, self.seqlens)))
 
     def select(self, mask: torch.Tensor) -> QuerySubset:
         """The packed tokens where `mask` (B, L) bool is set: the rows a sparse head reads after the last layer.
@@ -97,15 +97,15 @@ class QuerySubset:
     max_seqlen: int
 
 
-def _runs(lengths) -> tuple:
-    """Group consecutive equal items: [a, a, b] -> ((*a, 2), (*b, 1)) for tuples, ((a, 2), (b, 1)) for ints."""
+def _runs(items) -> tuple:
+    """Group consecutive equal items with their count: [a, a, b] -> ((a, 2), (b, 1))."""
     runs: list[list] = []
-    for item in lengths:
+    for item in items:
         if runs and runs[-1][0] == item:
             runs[-1][1] += 1
         else:
             runs.append([item, 1])
-    return tuple((*item, count) if isinstance(item, tuple) else (item, count) for item, count in runs)
+    return tuple(map(tuple, runs))
 
 
 def unpad(tensor: torch.Tensor | None, packed: PackedSequences) -> torch.Tensor | None:

@@ -130,18 +130,20 @@ def peak_memory(fn, *args, **kwargs) -> tuple[int, object]:
 def time_interleaved(calls: dict[str, Callable], min_seconds: float, max_repeats: int) -> tuple[dict, dict]:
     """(median seconds, first result) of each call, repeated round robin (model by model) so a change in machine
     load hits every model alike. After one round, repeats so that the slowest call runs about `min_seconds` in all."""
-    times, results = {name: [] for name in calls}, {}
-    for round_index in range(max_repeats):
+    times = {name: [] for name in calls}
+
+    def one_round() -> dict:
+        results = {}
         for name, call in calls.items():
             start = time.perf_counter()
-            result = call()
+            results[name] = call()
             times[name].append(time.perf_counter() - start)
-            if round_index == 0:
-                results[name] = result
-        if round_index == 0:
-            max_repeats = max(1, min(max_repeats, math.ceil(min_seconds / max(t[0] for t in times.values()))))
-        if round_index + 1 >= max_repeats:
-            break
+        return results
+
+    results = one_round()
+    repeats = min(max_repeats, math.ceil(min_seconds / max(t[0] for t in times.values())))
+    for _ in range(repeats - 1):
+        one_round()
     return {name: statistics.median(t) for name, t in times.items()}, results
 
 
