@@ -60,7 +60,7 @@ class SeedformerConfig(PreTrainedConfig):
     """
 
     model_type: ClassVar[str] = "seedformer"
-    keys_to_ignore_at_inference: ClassVar[list[str]] = ["past_key_values"]
+    keys_to_ignore_at_inference: ClassVar[list[str]] = ["past_key_values", "cache"]
     base_model_tp_plan: ClassVar[dict[str, str]] = {
         "layers.*.attention.qkv": "colwise",
         "layers.*.attention.out_proj": "rowwise",

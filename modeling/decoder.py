@@ -22,6 +22,19 @@ from .layers import FeedForward, ResidualLayer
 from .modeling_seedformer import SeedformerPreTrainedModel, check_inputs
 from .norms import make_norm
 
+# transformers 5.24 renamed the generation cache from `past_key_values` to `cache`: generate() passes `cache=` and
+# the output classes name the field `cache`. Seedformer takes the new name and still accepts the old one, on every
+# transformers version it supports (older generate() passes `past_key_values=`).
+CACHE_FIELD = "cache" if "cache" in BaseModelOutputWithPastAndCrossAttentions.__dataclass_fields__ else "past_key_values"
+
+
+def resolve_cache(cache: EncoderDecoderCache | None, kwargs: dict) -> EncoderDecoderCache | None:
+    """The cache passed as `cache` or under its old name `past_key_values` (removed from `kwargs`)."""
+    legacy = kwargs.pop("past_key_values", None)
+    if legacy is not None and cache is not None and legacy is not cache:
+        raise ValueError("Pass the generation cache once, as `cache` (`past_key_values` is its old name).")
+    return cache if cache is not None else legacy
+
 
 class DecoderLayer(ResidualLayer):
     """Causal self-attention, cross-attention over the encoder output, feed-forward; each a residual sub-block."""
@@ -108,22 +121,23 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         """input_ids (B, Lt) target prefix; encoder_hidden_states (B, Ls, hidden); attention masks (B, Lt[+past]) /
-        (B, Ls) with 1 = attend. -> last_hidden_state (B, Lt, hidden), past_key_values (when `use_cache`)."""
+        (B, Ls) with 1 = attend. -> last_hidden_state (B, Lt, hidden), the cache (when `use_cache`)."""
+        cache = resolve_cache(cache, kwargs)
         if encoder_hidden_states is None:
             raise ValueError("The decoder attends over the encoder output: pass `encoder_hidden_states`.")
-        if use_cache and past_key_values is None:
-            past_key_values = EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
-        if past_key_values is not None and not isinstance(past_key_values, EncoderDecoderCache):
+        if use_cache and cache is None:
+            cache = EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+        if cache is not None and not isinstance(cache, EncoderDecoderCache):
             raise ValueError(
-                f"`past_key_values` must be an `EncoderDecoderCache` (self- and cross-attention), got {type(past_key_values).__name__}."
+                f"`cache` must be an `EncoderDecoderCache` (self- and cross-attention), got {type(cache).__name__}."
             )
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         source = input_ids if input_ids is not None else inputs_embeds
         if source is not None:
             self._check_position_limit(source.shape[1], past_length)
@@ -134,11 +148,12 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         hidden_states = self.embeddings(input_ids, position_ids, None, inputs_embeds)
         if attention_mask is None:
             attention_mask = torch.ones(batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long)
+        # The cache argument is passed by position: its keyword changed name in transformers 5.24.
         causal_mask = create_causal_mask(
-            config=self.config,
-            inputs_embeds=hidden_states,
-            attention_mask=attention_mask,
-            past_key_values=past_key_values.self_attention_cache if past_key_values is not None else None,
+            self.config,
+            hidden_states,
+            attention_mask,
+            cache.self_attention_cache if cache is not None else None,
         )
         cross_mask = create_bidirectional_mask(
             config=self.config,
@@ -155,14 +170,14 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
                 encoder_hidden_states,
                 cross_mask,
                 position_embeddings,
-                past_key_values=past_key_values,
+                past_key_values=cache,
                 **kwargs,
             )
         if self.final_norm is not None:
             hidden_states = self.final_norm(hidden_states)
         return BaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=hidden_states, past_key_values=past_key_values if use_cache else None
+            last_hidden_state=hidden_states, **{CACHE_FIELD: cache if use_cache else None}
         )
 
 
-__all__ = ["DecoderLayer", "SeedformerDecoder"]
+__all__ = ["CACHE_FIELD", "DecoderLayer", "SeedformerDecoder", "resolve_cache"]

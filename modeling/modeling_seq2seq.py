@@ -22,7 +22,7 @@ from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_seedformer import SeedformerConfig
-from .decoder import SeedformerDecoder
+from .decoder import CACHE_FIELD, SeedformerDecoder, resolve_cache
 from .modeling_seedformer import SeedformerModel, SeedformerPreTrainedModel
 
 
@@ -82,7 +82,7 @@ class _EncoderDecoderMixin:
         decoder_attention_mask,
         decoder_inputs_embeds,
         encoder_outputs,
-        past_key_values,
+        cache,
         use_cache,
         **kwargs,
     ) -> Seq2SeqModelOutput:
@@ -107,7 +107,7 @@ class _EncoderDecoderMixin:
             attention_mask=decoder_attention_mask,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             return_dict=True,
@@ -115,7 +115,7 @@ class _EncoderDecoderMixin:
         )
         return Seq2SeqModelOutput(
             last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=decoder_outputs.past_key_values,
+            **{CACHE_FIELD: getattr(decoder_outputs, CACHE_FIELD)},
             decoder_hidden_states=decoder_outputs.hidden_states,
             decoder_attentions=decoder_outputs.attentions,
             cross_attentions=decoder_outputs.cross_attentions,
@@ -144,7 +144,7 @@ class SeedformerSeq2SeqModel(_EncoderDecoderMixin, SeedformerPreTrainedModel):
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
@@ -165,7 +165,7 @@ class SeedformerSeq2SeqModel(_EncoderDecoderMixin, SeedformerPreTrainedModel):
             decoder_attention_mask,
             decoder_inputs_embeds,
             encoder_outputs,
-            past_key_values,
+            resolve_cache(cache, kwargs),
             use_cache,
             **kwargs,
         )
@@ -238,7 +238,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
@@ -265,7 +265,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
             decoder_attention_mask,
             decoder_inputs_embeds,
             encoder_outputs,
-            past_key_values,
+            resolve_cache(cache, kwargs),
             use_cache,
             **kwargs,
         )
@@ -278,7 +278,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)},
             decoder_hidden_states=outputs.decoder_hidden_states,
             decoder_attentions=outputs.decoder_attentions,
             cross_attentions=outputs.cross_attentions,

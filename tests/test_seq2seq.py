@@ -16,6 +16,7 @@ from transformers import (
     Seq2SeqTrainingArguments,
     pipeline,
 )
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 import seedformer  # noqa: F401  (registers the Auto classes and the pipeline)
 from seedformer import SeedformerForConditionalGeneration, SeedformerSeq2SeqModel
@@ -28,6 +29,7 @@ from seedformer.finetuning.seq2seq import (
     translate,
 )
 from seedformer.metrics import load_metric
+from seedformer.modeling.decoder import CACHE_FIELD
 from seedformer.modeling.modeling_seq2seq import shift_tokens_right
 from seedformer.pretraining.denoising import (
     DataCollatorForSpanCorruption,
@@ -93,6 +95,29 @@ def test_cached_and_uncached_greedy_agree_with_teacher_forcing(preset):
         logits = model(input_ids=ids, attention_mask=mask, decoder_input_ids=cached[:, :-1]).logits
     finished = (cached[:, :-1] == SEP).cumsum(-1) > 0  # after eos, generate pads
     assert torch.equal(logits.argmax(-1)[~finished], cached[:, 1:][~finished])
+
+
+@pytest.mark.parametrize("cache_kwarg", ["cache", "past_key_values"])
+def test_manual_decoding_with_the_cache_under_either_name(cache_kwarg):
+    # transformers 5.24 renamed the cache argument `past_key_values` -> `cache`; a hand-written decoding loop in
+    # either style gives the logits of one full teacher-forced forward.
+    model = SeedformerForConditionalGeneration(s2s_config()).eval()
+    ids, mask = source_batch()
+    target = torch.randint(5, 99, (ids.shape[0], 6))
+    with torch.no_grad():
+        full = model(input_ids=ids, attention_mask=mask, decoder_input_ids=target).logits
+        encoder_outputs = model.get_encoder()(ids, attention_mask=mask)
+        cache, steps = None, []
+        for t in range(target.shape[1]):
+            out = model(encoder_outputs=encoder_outputs, attention_mask=mask, decoder_input_ids=target[:, t : t + 1],
+                        use_cache=True, **{cache_kwarg: cache})
+            cache = getattr(out, CACHE_FIELD)  # the output field follows the installed transformers' name
+            steps.append(out.logits)
+    assert cache is not None and cache.get_seq_length() == target.shape[1]
+    assert (torch.cat(steps, dim=1) - full).abs().max() < 1e-5
+    other = EncoderDecoderCache(DynamicCache(), DynamicCache())
+    with pytest.raises(ValueError, match="once"):
+        model(input_ids=ids, decoder_input_ids=target[:, :1], cache=cache, past_key_values=other)
 
 
 def test_cross_attention_keys_values_computed_once_per_generation():
