@@ -8,9 +8,9 @@ The proof runs in a fresh interpreter that cannot import seedformer: `python -I 
 
 import json
 import os
+import site
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -34,12 +34,13 @@ from seedformer.registration import AUTO_CLASSES
 
 TEXT = ["the cat sat on the mat", "a dog ran in the park"]
 
-# Interpreter prelude for the isolated process: site-packages without .pth processing, then prove the package is
-# out of reach before anything else runs.
+# Interpreter prelude for the isolated process: site-packages without .pth processing (every site-packages folder of
+# this interpreter, in order: a venv made with --system-site-packages, as .ci/oldest.sh makes, has two), then prove
+# the package is out of reach before anything else runs.
 ISOLATED_PRELUDE = textwrap.dedent(
     f"""
     import sys
-    sys.path.extend({sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})!r})
+    sys.path.extend({list(dict.fromkeys(site.getsitepackages()))!r})
     try:
         import seedformer
     except ImportError:
