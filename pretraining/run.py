@@ -10,14 +10,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
-import re
 from pathlib import Path
 
 import datasets
 import transformers
 from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..configuration import SeedformerConfig
 from ..hub.export import RemoteCodeCallback
@@ -26,10 +23,9 @@ from .corpus import load_corpus
 from .denoising import set_seq2seq_special_ids
 from .metrics import PretrainingMetrics, preprocess_logits_for_metrics
 from .objectives import PretrainingObjective, get_objective
+from .resume import check_resumable, finished_run, last_complete_checkpoint
 
 logger = logging.getLogger(__name__)
-
-_CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -141,23 +137,6 @@ def check_setup(config, tokenizer, data_args: DataArguments, objective: Pretrain
         raise ValueError("--streaming reads an IterableDataset of unknown length: set --max_steps.")
 
 
-def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    """The newest `checkpoint-N` folder that was fully written (it has `trainer_state.json`, saved last).
-
-    A run killed while saving leaves a partial folder; `transformers.trainer_utils.get_last_checkpoint` would pick it
-    and the resume would fail, so such folders are skipped.
-    """
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    found = []
-    for path in root.iterdir():
-        match = _CHECKPOINT_RE.match(path.name)
-        if match and path.is_dir() and (path / "trainer_state.json").is_file():
-            found.append((int(match.group(1)), path))
-    return str(max(found)[1]) if found else None
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------------------------------
@@ -203,6 +182,8 @@ def _setup_logging(training_args) -> None:
 def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict:
     """Train (resuming when asked or when output_dir holds a checkpoint), evaluate, save. Returns all metrics."""
     _setup_logging(training_args)
+    if not (training_args.do_train or training_args.do_eval):
+        raise ValueError("Nothing to do: add --do_train (pretrain) and/or --do_eval (evaluate the model).")
     objective = get_objective(data_args.objective)
     set_seed(training_args.seed)
 
@@ -216,10 +197,24 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     check_setup(config, tokenizer, data_args, objective, training_args)
 
     resume = training_args.resume_from_checkpoint
-    if resume is None and getattr(training_args, "auto_resume", True) and training_args.do_train:
+    auto_resume = getattr(training_args, "auto_resume", True) and training_args.do_train
+    if resume is None and auto_resume:
         resume = last_complete_checkpoint(training_args.output_dir)
         if resume is not None:
             logger.info("Resuming from the last complete checkpoint in output_dir: %s", resume)
+    finished = None
+    if training_args.do_train:
+        # The Trainer would take one more step each time a finished run is re-run; a finished run is left as it is.
+        looked_in = [training_args.output_dir if auto_resume else None, resume]
+        finished = finished_run(looked_in, training_args.max_steps, training_args.num_train_epochs)
+        if finished is not None:
+            logger.warning(
+                "This run already finished at step %d (%s): nothing left to train. Raise --max_steps or "
+                "--num_train_epochs to train further, or use a new --output_dir.", finished[1], finished[0]
+            )
+            resume = None
+        elif resume is not None:
+            check_resumable(resume)  # names the missing or unreadable file instead of a fresh optimizer or a crash
 
     with training_args.main_process_first(desc="pretraining data"):
         splits = prepare_datasets(data_args, tokenizer, objective, seed=training_args.seed, cache_dir=model_args.cache_dir)
@@ -235,7 +230,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
 
     model_class = objective.model_class()
     model_kwargs = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
-    if model_args.model_name_or_path is not None:
+    if finished is not None:
+        model = model_class.from_pretrained(finished[0], config=config, **model_kwargs)
+    elif model_args.model_name_or_path is not None:
         model = model_class.from_pretrained(model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir, **model_kwargs)
     else:
         model = model_class._from_config(config, **model_kwargs)
@@ -254,7 +251,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     )
 
     metrics: dict = {}
-    if training_args.do_train:
+    if finished is not None and not any(Path(training_args.output_dir).glob("model*.safetensors")):
+        trainer.save_model()  # killed after its last checkpoint but before the final save
+    if training_args.do_train and finished is None:
         result = trainer.train(resume_from_checkpoint=resume)
         trainer.save_model()  # model + tokenizer in output_dir
         train_metrics = dict(result.metrics)
@@ -271,6 +270,6 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)
         metrics.update(eval_metrics)
-    metrics["global_step"] = trainer.state.global_step
+    metrics["global_step"] = finished[1] if finished is not None else trainer.state.global_step
     metrics["log_history"] = list(trainer.state.log_history)
     return metrics
