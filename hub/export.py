@@ -27,6 +27,7 @@ import importlib
 import inspect
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,8 +212,17 @@ def rewrite_module(module: ShippedModule, modules: dict[str, ShippedModule], pul
 # ------------------------------------------------------------------------------------------------------------------
 # Export and the save hook
 # ------------------------------------------------------------------------------------------------------------------
-def export_remote_code(save_directory: str | os.PathLike) -> list[Path]:
-    """Write the flat model code into `save_directory` and add the full `auto_map` to its `config.json`.
+def _write_atomically(path: Path, text: str) -> None:
+    # Several processes may save into one folder (one per rank, or a user's parallel jobs): write a private temporary
+    # file and rename it over the target, so a reader never sees a half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def export_remote_code(save_directory: str | os.PathLike, update_config: bool = True) -> list[Path]:
+    """Write the flat model code into `save_directory` and (with `update_config`) add the full `auto_map` to its
+    `config.json`; every file is replaced atomically.
 
     Returns the written `.py` files. Raises `RemoteCodeExportError` if the package code cannot be exported.
     """
@@ -225,14 +235,20 @@ def export_remote_code(save_directory: str | os.PathLike) -> list[Path]:
         pull_in = tuple(n for n in modules if n != module.name) if module.name in model_homes else ()
         text = rewrite_module(module, modules, pull_in)
         path = folder / f"{module.name}.py"
-        path.write_text(text, encoding="utf-8")
+        _write_atomically(path, text)
         written.append(path)
     config_path = folder / CONFIG_NAME
-    if config_path.is_file():
+    if update_config and config_path.is_file():
         config = json.loads(config_path.read_text(encoding="utf-8"))
         config["auto_map"] = {**config.get("auto_map", {}), **auto_map()}
-        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _write_atomically(config_path, json.dumps(config, indent=2, sort_keys=True) + "\n")
     return written
+
+
+def _set_auto_map(model: PreTrainedModel) -> None:
+    # In the config before it is written, so the save needs no read-modify-write of config.json (another process
+    # saving into the same folder may be rewriting it at that moment).
+    model.config.auto_map = {**(getattr(model.config, "auto_map", None) or {}), **auto_map()}
 
 
 _SAVE_PARAMETERS = frozenset(inspect.signature(PreTrainedModel.save_pretrained).parameters) - {"self", "push_to_hub"}
@@ -245,10 +261,11 @@ def save_pretrained_with_code(model: PreTrainedModel, save, save_directory, push
     upload what changed) with the export *before* the upload, so the Hub commit carries the code.
     """
     is_main = model.should_save_on_this_rank(kwargs.get("is_main_process", True))
+    _set_auto_map(model)
     if not push_to_hub:
         result = save(save_directory, **kwargs)
         if is_main:
-            export_remote_code(save_directory)
+            export_remote_code(save_directory, update_config=False)
         return result
 
     from huggingface_hub import create_repo
@@ -264,7 +281,7 @@ def save_pretrained_with_code(model: PreTrainedModel, save, save_directory, push
         timestamps = model._get_files_timestamps(save_directory)
     result = save(save_directory, **save_kwargs)
     if is_main:
-        export_remote_code(save_directory)
+        export_remote_code(save_directory, update_config=False)
         readme = Path(save_directory) / "README.md"
         if not readme.exists():  # as `push_to_hub` does: the Hub's card if there is one, else a Seedformer card
             from .model_card import card_for_push

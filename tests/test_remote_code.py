@@ -376,3 +376,25 @@ def test_sharded_safetensors_checkpoints_load(tmp_path):
     loaded = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
     torch.testing.assert_close(loaded(ids).logits, model(ids).logits, rtol=0, atol=0)
     assert audit_exported_code(tmp_path) == []
+
+
+def _save_into(folder: str) -> str | None:
+    try:
+        torch.set_num_threads(1)
+        seedformer.SeedformerForMaskedLM(tiny_config()).save_pretrained(folder)
+    except Exception as err:  # reported to the parent, which asserts there are none
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def test_concurrent_saves_into_one_folder_never_see_half_written_files(tmp_path):
+    """Many processes saving into one folder (before: 13 of 32 died re-reading a config.json another was writing)."""
+    import multiprocessing
+
+    folder = str(tmp_path / "shared")
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        errors = [e for e in pool.map(_save_into, [folder] * 24) if e]
+    assert errors == []
+    assert json.loads((tmp_path / "shared" / "config.json").read_text())["auto_map"] == auto_map()
+    assert not list((tmp_path / "shared").glob(".*.tmp"))  # no temporary file left behind
+    assert transformers.AutoModelForMaskedLM.from_pretrained(folder).config.model_type == "seedformer"
