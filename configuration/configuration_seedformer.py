@@ -61,12 +61,10 @@ class SeedformerConfig(PreTrainedConfig):
 
     model_type: ClassVar[str] = "seedformer"
     keys_to_ignore_at_inference: ClassVar[list[str]] = ["past_key_values", "cache"]
-    base_model_tp_plan: ClassVar[dict[str, str]] = {
-        "layers.*.attention.qkv": "colwise",
-        "layers.*.attention.out_proj": "rowwise",
-        "layers.*.feed_forward.up_proj": "colwise",
-        "layers.*.feed_forward.down_proj": "rowwise",
-    }
+    # No tensor-parallel plan (`base_model_tp_plan`): the fused q|k|v projection and the gated gate|up projection
+    # would need packed splits per head and per half, the decoder and the tied LM head entries of their own, and none
+    # of it can be run here. A plan that splits across q|k|v silently computes wrong attention; `tp_plan="auto"`
+    # therefore refuses this model rather than guess. Data parallelism (DDP, FSDP) needs no plan.
 
     # --- BERT fields -------------------------------------------------------------------------------------------
     vocab_size: int = 30522
