@@ -40,6 +40,11 @@ class DataArguments:
     file_format: str | None = field(
         default=None, metadata={"help": "Override the format guessed from the extension: csv, tsv, json, parquet, conll."}
     )
+    column_names: str | None = field(
+        default=None,
+        metadata={"help": "csv/tsv without a header row: comma-separated names for the columns, in file order "
+                  "(e.g. `label,title,text` for AG News as distributed). The first line is then read as data."},
+    )
     validation_split_percentage: float = field(
         default=0.0,
         metadata={"help": "Without a validation split, hold out this percentage of train (shuffled with --seed)."},
@@ -79,5 +84,11 @@ class DataArguments:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
         if self.dataset_name is None and self.train_file is None and self.validation_file is None and self.test_file is None:
             raise ValueError("Give --dataset_name or at least one of --train_file/--validation_file/--test_file")
+        if self.column_names is not None:
+            names = [n.strip() for n in self.column_names.split(",")]
+            if not all(names) or len(set(names)) != len(names):
+                raise ValueError(
+                    f"--column_names must be distinct non-empty names separated by commas, got {self.column_names!r}"
+                )
         if not 0 <= self.validation_split_percentage < 100:
             raise ValueError("--validation_split_percentage must be in [0, 100)")

@@ -7,6 +7,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, List, Value
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from ..metrics import load_metric
+from .data import no_header_hint
 from .recipes import (
     TaskRecipe,
     align_label_list,
@@ -30,7 +31,10 @@ class TextClassificationRecipe(TaskRecipe):
         reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         self.text_column = args.text_column or first_present(reference, ("text", "sentence", "sentence1", "question"))
         if self.text_column is None:
-            raise ValueError(f"Name the text column with --text_column; columns are {reference.column_names}")
+            raise ValueError(
+                f"Name the text column with --text_column; columns are {reference.column_names}."
+                + no_header_hint(reference.column_names)
+            )
         self.pair_column = args.text_pair_column
         if self.pair_column is None and args.text_column is None and "sentence2" in reference.column_names:
             self.pair_column = "sentence2"

@@ -231,6 +231,65 @@ def test_file_formats_and_seeded_subsets(tmp_path):
     assert first["train"]["text"] != frame["text"].tolist()[:5]  # a random subset, not the first rows
 
 
+def _write_headerless(path, rows, sep):
+    """AG News as distributed: every field quoted, class index first, no header row."""
+    with open(path, "w") as handle:
+        for row in rows:
+            handle.write(sep.join(f'"{v}"' for v in (row["label"], row["title"], row["text"])) + "\n")
+    return path
+
+
+def test_headerless_csv_and_tsv_with_column_names(tmp_path, base_ckpt, finetune):
+    rng_rows = sentiment_rows(24, seed=7)
+    rows = [{"label": 2 if r["label"] == "pos" else 1, "title": f"review {i}", "text": r["text"]}
+            for i, r in enumerate(rng_rows)]
+    csv_path = _write_headerless(tmp_path / "ag.csv", rows, ",")
+    tsv_path = _write_headerless(tmp_path / "ag.tsv", rows, "\t")
+    for path in (csv_path, tsv_path):
+        raw = load_raw_datasets(DataArguments(task="text-classification", train_file=str(path),
+                                              column_names="label,title,text"))
+        assert raw["train"].column_names == ["label", "title", "text"]
+        assert raw["train"]["text"] == [r["text"] for r in rows]  # the first line is a row, not a header
+        assert raw["train"]["label"] == [r["label"] for r in rows]
+    with pytest.raises(ValueError, match=r"names 2 columns .* rows have 3"):
+        load_raw_datasets(DataArguments(task="text-classification", train_file=str(csv_path), column_names="a,b"))
+    json_path = write_jsonl(tmp_path / "d.jsonl", rows)
+    with pytest.raises(ValueError, match="only applies to csv/tsv"):
+        load_raw_datasets(DataArguments(task="text-classification", train_file=str(json_path), column_names="a,b,c"))
+
+    flags = ["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(csv_path),
+             "--validation_split_percentage", "25", "--max_steps", "1", "--save_strategy", "no", "--do_train",
+             "--do_eval", *TRAIN_FLAGS]
+    # without names, the first data row became the "columns": the error says so and names the flag
+    with pytest.raises(ValueError, match=r"seems to have no header row.*--column_names") as error:
+        finetune([*flags, "--output_dir", str(tmp_path / "bad")])
+    assert "review 0" in str(error.value)
+    finetune([*flags, "--output_dir", str(tmp_path / "out"), "--column_names", "label,title,text",
+              "--text_column", "title", "--text_pair_column", "text"])
+    config = AutoConfig.from_pretrained(tmp_path / "out")
+    assert config.id2label == {0: "1", 1: "2"}
+
+
+def test_extract_features_reads_headerless_files(tmp_path):
+    rows = [{"label": 1, "title": f"title {i}", "text": f"the film was good {i}"} for i in range(3)]
+    path = _write_headerless(tmp_path / "ag.tsv", rows, "\t")
+    script = load_script("extract_features")
+    ids, texts = script.read_inputs(str(path), "text", "title", None, column_names="label,title,text")
+    assert texts == [r["text"] for r in rows] and ids == [r["title"] for r in rows]
+    with pytest.raises(SystemExit, match="seems to have no header row.*--column_names"):
+        script.read_inputs(str(path), "text", None, None)
+
+
+def test_header_hint_only_for_data_like_headers():
+    from seedformer.finetuning.data import header_looks_like_data
+
+    assert not header_looks_like_data(["text", "label"])
+    assert not header_looks_like_data(["sentence1", "sentence2", "label", "idx"])
+    assert header_looks_like_data(["3", "Wall St. Bears Claw Back", "Reuters - Short-sellers, Wall Street's dwindling"])
+    assert header_looks_like_data(["pos", "pos.1"])  # a value repeated in the first row (pandas renames the copy)
+    assert header_looks_like_data(["Unnamed: 0", "text"])  # an empty first-row cell
+
+
 def _run_bad(finetune, tmp_path, ckpt, train_rows, eval_rows, *extra):
     train = write_jsonl(tmp_path / "train.jsonl", train_rows)
     dev = tmp_path / "dev.jsonl"
@@ -248,8 +307,9 @@ def test_unknown_eval_label_is_an_error(tmp_path, base_ckpt, finetune):
 
 
 def test_missing_label_column_is_an_error(tmp_path, base_ckpt, finetune):
-    with pytest.raises(ValueError, match=r"no label column 'label'.*columns are \['text'\]"):
+    with pytest.raises(ValueError, match=r"no label column 'label'.*columns are \['text'\]") as error:
         _run_bad(finetune, tmp_path, base_ckpt, sentiment_rows(8, seed=1), [{"text": "good film"}])
+    assert "no header row" not in str(error.value)  # a real header: no hint about headerless files
 
 
 def test_empty_eval_split_is_an_error(tmp_path, base_ckpt, finetune):
