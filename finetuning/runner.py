@@ -17,37 +17,25 @@ from .recipes import get_recipe
 logger = logging.getLogger(__name__)
 
 
-def _head_size_mismatch(path: str, auto_model_class, config) -> str | None:
-    """Describe a checkpoint head whose saved shape differs from what `config` asks for, else None.
-
-    transformers only warns (and re-initialises) on a mismatched head with `ignore_mismatched_sizes=True` and
-    refuses without it; we check first so the error names labels, not tensor shapes.
-    """
-    try:
-        model = auto_model_class.from_pretrained(path, ignore_mismatched_sizes=True, config=config,
-                                                 output_loading_info=True)
-    except (OSError, ValueError):
-        return None
-    _, info = model
-    mismatched = info.get("mismatched_keys") or []
-    if not mismatched:
-        return None
-    return ", ".join(f"{key} {tuple(old)} -> {tuple(new)}" for key, old, new in mismatched)
-
-
 def load_model(recipe, model_args, config):
-    """The task model from the checkpoint; a head of the wrong size is an error unless asked to re-initialise."""
-    path = model_args.model_name_or_path
-    if not model_args.ignore_mismatched_sizes:
-        mismatch = _head_size_mismatch(path, recipe.auto_model_class, config)
-        if mismatch:
-            raise ValueError(
-                f"The checkpoint's head does not fit the data ({config.num_labels} labels): {mismatch}. Pass "
-                f"--ignore_mismatched_sizes to re-initialise it."
-            )
-    return recipe.auto_model_class.from_pretrained(
-        path, config=config, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes
+    """The task model from the checkpoint, loaded once; a head of the wrong size is an error unless asked to
+    re-initialise.
+
+    transformers refuses a mismatched head without `ignore_mismatched_sizes=True` with an error about tensor shapes;
+    so we always load with it (one load, one load report) and raise our own error, naming the labels, when the user
+    did not ask for the re-initialisation.
+    """
+    model, info = recipe.auto_model_class.from_pretrained(
+        model_args.model_name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True
     )
+    mismatched = info.get("mismatched_keys") or []
+    if mismatched and not model_args.ignore_mismatched_sizes:
+        shapes = ", ".join(f"{key} {tuple(old)} -> {tuple(new)}" for key, old, new in mismatched)
+        raise ValueError(
+            f"The checkpoint's head does not fit the data ({config.num_labels} labels): {shapes}. Pass "
+            f"--ignore_mismatched_sizes to re-initialise it."
+        )
+    return model
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:

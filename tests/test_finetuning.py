@@ -327,6 +327,28 @@ def test_head_size_mismatch_is_an_error_unless_asked(tmp_path, finetune):
     assert AutoConfig.from_pretrained(tmp_path / "out").num_labels == 2 and "eval_accuracy" in results
 
 
+def test_finetune_builds_the_model_once(tmp_path, base_ckpt, finetune, monkeypatch):
+    """One checkpoint load (one load report), also when checking the head size and when the head is mismatched."""
+    from seedformer import SeedformerForSequenceClassification
+
+    built = []
+    original_init = SeedformerForSequenceClassification.__init__
+
+    def counting_init(self, config, *args, **kwargs):
+        built.append(config.num_labels)
+        original_init(self, config, *args, **kwargs)
+
+    monkeypatch.setattr(SeedformerForSequenceClassification, "__init__", counting_init)
+    rows = sentiment_rows(8, seed=1)
+    _run_bad(finetune, tmp_path, base_ckpt, rows, rows)
+    assert built == [2]
+    three = save_checkpoint(tmp_path / "three", AutoModelForSequenceClassification, num_labels=3)
+    built.clear()
+    with pytest.raises(ValueError, match="head does not fit"):
+        _run_bad(finetune, tmp_path, three, rows, rows)
+    assert built == [2]
+
+
 def test_named_head_for_other_labels_is_an_error(tmp_path, finetune):
     named = tmp_path / "named"
     save_checkpoint(named, AutoModelForSequenceClassification, id2label={0: "cat", 1: "dog"}, label2id={"cat": 0, "dog": 1})
