@@ -38,6 +38,25 @@ def load_model(recipe, model_args, config):
     return model
 
 
+# A LoRA run's output folder is a pure adapter (adapter_config.json + adapter_model.safetensors + tokenizer); its
+# `base_model_name_or_path` points at this sub-folder: the base checkpoint with the task's head config (labels).
+LORA_BASE_DIR = "base"
+
+
+def save_lora_base(model, tokenizer, base_dir: Path) -> None:
+    """Save the task model before the adapters go in: base weights + a head sized for the labels, and the config
+    with `id2label`/`label2id`.
+
+    peft's `AutoPeftModelFor*.from_pretrained(adapter)` and transformers' `AutoModelFor*.from_pretrained(adapter)`
+    both build the base from `base_model_name_or_path` with that folder's config; the original base checkpoint
+    would give a head of its own size (2 labels by default) that the trained head in the adapter does not fit.
+    The head saved here is the untrained one; the adapter carries the trained copy (`modules_to_save`).
+    Costs one copy of the base weights on disk.
+    """
+    model.save_pretrained(base_dir)
+    tokenizer.save_pretrained(base_dir)
+
+
 def write_jsonl(path: Path, records: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for record in records:
@@ -48,8 +67,9 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     """Finetune, evaluate and predict as the arguments say. Returns the metrics (also in <output_dir>/*.json).
 
     Writes to `training_args.output_dir`: the final model (or LoRA adapter) with its tokenizer, `all_results.json`,
-    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split), and with
-    `--merge_lora` a full merged checkpoint in `merged/`. The task's main metric is `metric_for_best_model` unless
+    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split). With `--use_lora` the
+    folder is a pure adapter whose base is `base/` (see `save_lora_base`), so `AutoPeftModelFor*.from_pretrained`
+    and `AutoModelFor*.from_pretrained` load it as is; `--merge_lora` adds a full merged checkpoint in `merged/`. The task's main metric is `metric_for_best_model` unless
     the arguments name another, so `--load_best_model_at_end` keeps the best checkpoint by it.
     """
     set_seed(training_args.seed)
@@ -69,11 +89,18 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     for key, value in recipe.config_kwargs().items():
         setattr(config, key, value)
     model = load_model(recipe, model_args, config)
+    output_dir = Path(training_args.output_dir)
     if model_args.use_lora:
         targets = model_args.lora_target_modules.split(",") if model_args.lora_target_modules else None
+        base_dir = output_dir / LORA_BASE_DIR
+        if training_args.should_save:
+            save_lora_base(model, tokenizer, base_dir)
         model = apply_lora(model, recipe.peft_task_type, recipe.head_modules, model_args.lora_r,
                            model_args.lora_alpha, model_args.lora_dropout, targets)
-        model.print_trainable_parameters()
+        # adapter_config.json names the labelled base, so the stock loaders build the head at the right size
+        model.peft_config["default"].base_model_name_or_path = str(base_dir.resolve())
+        if training_args.process_index == 0:
+            model.print_trainable_parameters()
 
     # TrainingArguments fills in "loss" itself when --load_best_model_at_end is given without a metric; we take
     # that as "not chosen" and select by the task's main metric (ask for `eval_loss` to select by loss).
@@ -95,7 +122,6 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
     )
 
-    output_dir = Path(training_args.output_dir)
     results: dict = {}
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -107,13 +133,7 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
             results["best_model_checkpoint"] = trainer.state.best_model_checkpoint
             results[f"best_{training_args.metric_for_best_model}"] = trainer.state.best_metric
         if model_args.use_lora:
-            # The adapter folder also gets the head's config so AutoPeftModelFor* / pipelines know the labels.
-            trainer.model.get_base_model().config.save_pretrained(output_dir)
-            if model_args.merge_lora:
-                merged_dir = output_dir / "merged"
-                trainer.model.merge_and_unload().save_pretrained(merged_dir)
-                tokenizer.save_pretrained(merged_dir)
-                results["merged_model"] = str(merged_dir)
+            results["lora_base_model"] = str(output_dir / LORA_BASE_DIR)
     if training_args.do_eval:
         prediction = trainer.predict(features["validation"], metric_key_prefix="eval")
         results.update(prediction.metrics)
@@ -127,6 +147,15 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
             write_jsonl(output_dir / "predict_predictions.jsonl",
                         recipe.prediction_records(raw["test"], features["test"], prediction.predictions))
         results["predict_samples"] = len(raw["test"])
+
+    if model_args.use_lora and model_args.merge_lora and training_args.do_train:
+        # Last, because merging rewrites the model in place (the predictions above come from the adapter model).
+        merged_dir = output_dir / "merged"
+        merged = trainer.model.merge_and_unload()
+        if trainer.is_world_process_zero():
+            merged.save_pretrained(merged_dir)
+            tokenizer.save_pretrained(merged_dir)
+        results["merged_model"] = str(merged_dir)
 
     if trainer.is_world_process_zero():
         os.makedirs(output_dir, exist_ok=True)
