@@ -69,8 +69,9 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     Writes to `training_args.output_dir`: the final model (or LoRA adapter) with its tokenizer, `all_results.json`,
     `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split). With `--use_lora` the
     folder is a pure adapter whose base is `base/` (see `save_lora_base`), so `AutoPeftModelFor*.from_pretrained`
-    and `AutoModelFor*.from_pretrained` load it as is; `--merge_lora` adds a full merged checkpoint in `merged/`. The task's main metric is `metric_for_best_model` unless
-    the arguments name another, so `--load_best_model_at_end` keeps the best checkpoint by it.
+    and `AutoModelFor*.from_pretrained` load it as is; `--merge_lora` adds a full merged checkpoint in `merged/`.
+    The task's main metric is `metric_for_best_model` unless the arguments name another, so
+    `--load_best_model_at_end` keeps the best checkpoint by it.
     """
     set_seed(training_args.seed)
     recipe = get_recipe(data_args)

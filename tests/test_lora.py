@@ -50,7 +50,8 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     assert any("lora_B" in k for k in adapter) and any("classifier" in k for k in adapter)
     assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)  # the adapters were trained
     # a pure adapter folder whose base is the base checkpoint with this task's head config (the labels)
-    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == str((out / "base").resolve())
+    adapter_config = json.loads((out / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == str((out / "base").resolve())
     assert not (out / "config.json").exists()
     labels = {0: "neg", 1: "neutral", 2: "pos"}
     assert AutoConfig.from_pretrained(out / "base").id2label == labels
