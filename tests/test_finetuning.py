@@ -206,6 +206,38 @@ def test_multiple_choice_swag_style(tmp_path, base_ckpt, finetune):
     assert len(predictions) == 16 and all(len(p["probabilities"]) == 4 for p in predictions)
 
 
+def test_two_process_ddp_finetune_reports_once(tmp_path, base_ckpt):
+    """`torchrun --nproc_per_node 2 scripts/finetune.py ... --use_cpu --ddp_backend gloo` runs two processes (global
+    batch 2 x 4) and only rank 0 prints the results and writes the output files (LoRA + merge, the most of them)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(32, seed=1))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
+           str(REPO / "scripts" / "finetune.py"), "--task", "text-classification", "--model_name_or_path",
+           str(base_ckpt), "--train_file", str(train), "--validation_split_percentage", "25", "--output_dir", str(out),
+           "--do_train", "--do_eval", "--max_steps", "2", "--save_strategy", "no", "--ddp_backend", "gloo",
+           "--log_level", "info", "--use_lora", "--lora_r", "2", "--merge_lora",
+           *TRAIN_FLAGS, "--per_device_train_batch_size", "4"]  # fmt: skip  (the last value of a flag wins)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in result.stdout + result.stderr
+    assert result.stdout.count('"eval_accuracy"') == 1, result.stdout  # one results summary, not one per process
+    assert result.stdout.count("trainable params") == 1
+    written = json.loads((out / "all_results.json").read_text())
+    assert written["eval_samples"] == 8 and (out / "merged" / "model.safetensors").exists()
+    assert len(read_jsonl(out / "eval_predictions.jsonl")) == 8
+
+
 # --- data loading and bad input ----------------------------------------------------------------------------------
 def test_file_formats_and_seeded_subsets(tmp_path):
     rows = sentiment_rows(20, seed=5)
