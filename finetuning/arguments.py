@@ -58,6 +58,12 @@ class DataArguments:
     context_column: str | None = field(default=None, metadata={"help": "QA context / SWAG `sent1` column."})
     answer_column: str | None = field(default=None, metadata={"help": "QA answers column ({text, answer_start})."})
     choice_columns: str | None = field(default=None, metadata={"help": "Multiple choice: comma-separated endings."})
+    class_names: str | None = field(
+        default=None,
+        metadata={"help": "Text classification with integer labels 0..n-1: their names, comma-separated in id order "
+                  "(e.g. `negative,positive` for IMDB), saved as the model's id2label so predictions and "
+                  "pipelines show names. (`--label_names` is the Trainer's option for the batch's label keys.)"},
+    )
     problem_type: str | None = field(
         default=None,
         metadata={"help": "Text classification: single_label_classification, multi_label_classification or "
@@ -90,5 +96,12 @@ class DataArguments:
                 raise ValueError(
                     f"--column_names must be distinct non-empty names separated by commas, got {self.column_names!r}"
                 )
+        if self.class_names is not None:
+            names = [n.strip() for n in self.class_names.split(",")]
+            if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+                raise ValueError(f"--class_names must be two or more distinct names separated by commas, got "
+                                 f"{self.class_names!r}")
+            if self.task != "text-classification":
+                raise ValueError("--class_names applies to --task text-classification")
         if not 0 <= self.validation_split_percentage < 100:
             raise ValueError("--validation_split_percentage must be in [0, 100)")

@@ -39,6 +39,9 @@ class TextClassificationRecipe(TaskRecipe):
         if self.pair_column is None and args.text_column is None and "sentence2" in reference.column_names:
             self.pair_column = "sentence2"
         self.label_column = args.label_column or "label"
+        if getattr(args, "class_names", None):
+            name_class_ids(raw, self.label_column, [n.strip() for n in args.class_names.split(",")])
+            reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         for split, dataset in raw.items():
             # The test split may come without labels: predictions are written for it.
             labels = self.label_column if split != "test" or self.label_column in dataset.column_names else None
@@ -197,6 +200,31 @@ class TextClassificationRecipe(TaskRecipe):
                     record["label"] = gold
             records.append(record)
         return records
+
+
+def name_class_ids(raw: DatasetDict, column: str, names: list[str]) -> None:
+    """Give integer class ids 0..len(names)-1 in `column` their names: the column becomes a `ClassLabel`, in place
+    in every split that has it. ValueError for a non-integer column or an id outside the range."""
+    for split, dataset in list(raw.items()):
+        if column not in dataset.column_names:
+            continue
+        feature = dataset.features[column]
+        if isinstance(feature, ClassLabel):
+            if feature.num_classes != len(names):
+                raise ValueError(f"--class_names gives {len(names)} names but the {split} split's {column!r} "
+                                 f"column has {feature.num_classes} classes {feature.names}")
+        elif not (isinstance(feature, Value) and feature.dtype.startswith(("int", "uint"))):
+            raise ValueError(
+                f"--class_names names integer class ids, but the {split} split's {column!r} column holds "
+                f"{feature.dtype if isinstance(feature, Value) else type(feature).__name__} values; "
+                "drop --class_names when the labels are already names"
+            )
+        else:
+            outside = sorted(v for v in dataset.unique(column) if not 0 <= v < len(names))
+            if outside:
+                raise ValueError(f"The {split} split's {column!r} column has class ids {outside[:10]} outside "
+                                 f"0..{len(names) - 1}, the range that --class_names {','.join(names)} covers")
+        raw[split] = dataset.cast_column(column, ClassLabel(names=names))
 
 
 def _inner(feature):

@@ -312,6 +312,35 @@ def test_extract_features_reads_headerless_files(tmp_path):
         script.read_inputs(str(path), "text", None, None)
 
 
+def test_class_names_for_integer_labels(tmp_path, base_ckpt, finetune):
+    """IMDB-style 0/1 labels: --class_names gives them names in the config, the predictions and a pipeline."""
+    from transformers import pipeline
+
+    rows = [{"text": r["text"], "label": int(r["label"] == "pos")} for r in sentiment_rows(16, seed=3)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    flags = ["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
+             "--validation_split_percentage", "25", "--max_steps", "1", "--save_strategy", "no", "--do_train",
+             "--do_eval", *TRAIN_FLAGS]
+    finetune([*flags, "--output_dir", str(tmp_path / "ids")])
+    assert AutoConfig.from_pretrained(tmp_path / "ids").id2label == {0: "0", 1: "1"}  # the data names nothing
+    out = tmp_path / "named"
+    finetune([*flags, "--output_dir", str(out), "--class_names", "negative,positive"])
+    assert AutoConfig.from_pretrained(out).id2label == {0: "negative", 1: "positive"}
+    by_text = {r["text"]: r["label"] for r in rows}
+    for record in read_jsonl(out / "eval_predictions.jsonl"):
+        assert record["label"] == ["negative", "positive"][by_text[record["text"]]]  # id i is the i-th name
+        assert record["prediction"] in ("negative", "positive")
+    assert pipeline("text-classification", model=str(out))("good film")[0]["label"] in ("negative", "positive")
+
+    rows[3]["label"] = 2
+    write_jsonl(train, rows)
+    with pytest.raises(ValueError, match=r"class ids \[2\] outside 0..1"):
+        finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "negative,positive"])
+    write_jsonl(train, sentiment_rows(8, seed=3))
+    with pytest.raises(ValueError, match="holds string values; drop --class_names"):
+        finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "negative,positive"])
+
+
 def test_header_hint_only_for_data_like_headers():
     from seedformer.finetuning.data import header_looks_like_data
 
