@@ -60,9 +60,10 @@ class DataArguments:
     choice_columns: str | None = field(default=None, metadata={"help": "Multiple choice: comma-separated endings."})
     class_names: str | None = field(
         default=None,
-        metadata={"help": "Text classification with integer labels 0..n-1: their names, comma-separated in id order "
-                  "(e.g. `negative,positive` for IMDB), saved as the model's id2label so predictions and "
-                  "pipelines show names. (`--label_names` is the Trainer's option for the batch's label keys.)"},
+        metadata={"help": "Text classification: names for the label values, saved as the model's id2label so "
+                  "predictions and pipelines show names. Either names for ids 0..n-1 in order (IMDB: "
+                  "`negative,positive`) or value=name pairs (AG News' 1-based ids: `1=World,2=Sports,3=Business,"
+                  "4=Sci/Tech`). (`--label_names` is the Trainer's option for the batch's label keys.)"},
     )
     problem_type: str | None = field(
         default=None,
@@ -97,11 +98,10 @@ class DataArguments:
                     f"--column_names must be distinct non-empty names separated by commas, got {self.column_names!r}"
                 )
         if self.class_names is not None:
-            names = [n.strip() for n in self.class_names.split(",")]
-            if len(names) < 2 or not all(names) or len(set(names)) != len(names):
-                raise ValueError(f"--class_names must be two or more distinct names separated by commas, got "
-                                 f"{self.class_names!r}")
             if self.task != "text-classification":
                 raise ValueError("--class_names applies to --task text-classification")
+            from .text_classification import parse_class_names
+
+            parse_class_names(self.class_names)  # malformed lists fail before any data is read
         if not 0 <= self.validation_split_percentage < 100:
             raise ValueError("--validation_split_percentage must be in [0, 100)")

@@ -40,7 +40,7 @@ class TextClassificationRecipe(TaskRecipe):
             self.pair_column = "sentence2"
         self.label_column = args.label_column or "label"
         if getattr(args, "class_names", None):
-            name_class_ids(raw, self.label_column, [n.strip() for n in args.class_names.split(",")])
+            name_class_ids(raw, self.label_column, args.class_names)
             reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         for split, dataset in raw.items():
             # The test split may come without labels: predictions are written for it.
@@ -202,29 +202,52 @@ class TextClassificationRecipe(TaskRecipe):
         return records
 
 
-def name_class_ids(raw: DatasetDict, column: str, names: list[str]) -> None:
-    """Give integer class ids 0..len(names)-1 in `column` their names: the column becomes a `ClassLabel`, in place
-    in every split that has it. ValueError for a non-integer column or an id outside the range."""
+def parse_class_names(spec: str) -> list[tuple[str, str]]:
+    """`--class_names`: `"negative,positive"` -> `[("0", "negative"), ("1", "positive")]` (ids 0..n-1 in order), or
+    explicit `"1=World,2=Sports"` -> `[("1", "World"), ("2", "Sports")]` (any label values, e.g. 1-based ids)."""
+    entries = [entry.strip() for entry in spec.split(",")]
+    if all("=" in entry for entry in entries):
+        pairs = [tuple(part.strip() for part in entry.split("=", 1)) for entry in entries]
+    elif any("=" in entry for entry in entries):
+        raise ValueError(f"--class_names: give names in id order or value=name for every class, not a mix: {spec!r}")
+    else:
+        pairs = [(str(i), name) for i, name in enumerate(entries)]
+    values, names = [v for v, _ in pairs], [n for _, n in pairs]
+    distinct = len(set(values)) == len(values) and len(set(names)) == len(names)
+    if len(pairs) < 2 or not all(values) or not all(names) or not distinct:
+        raise ValueError(f"--class_names needs two or more distinct names (and distinct values), got {spec!r}")
+    return pairs
+
+
+def name_class_ids(raw: DatasetDict, column: str, spec: str) -> None:
+    """Give the label values in `column` the names `--class_names` assigns (see `parse_class_names`): the column
+    becomes a `ClassLabel` whose id i is the i-th name, in place in every split that has it. Without `value=` the
+    values must be the integer ids 0..n-1. ValueError for a value the names do not cover."""
+    pairs = parse_class_names(spec)
+    explicit = "=" in spec
+    index = {value: i for i, (value, _) in enumerate(pairs)}
+    names = [name for _, name in pairs]
     for split, dataset in list(raw.items()):
         if column not in dataset.column_names:
             continue
         feature = dataset.features[column]
         if isinstance(feature, ClassLabel):
-            if feature.num_classes != len(names):
-                raise ValueError(f"--class_names gives {len(names)} names but the {split} split's {column!r} "
-                                 f"column has {feature.num_classes} classes {feature.names}")
-        elif not (isinstance(feature, Value) and feature.dtype.startswith(("int", "uint"))):
+            dataset = dataset.cast_column(column, Value("int64"))  # name its ids anew
+        elif not explicit and not (isinstance(feature, Value) and feature.dtype.startswith(("int", "uint"))):
             raise ValueError(
-                f"--class_names names integer class ids, but the {split} split's {column!r} column holds "
+                f"--class_names names integer class ids 0..n-1, but the {split} split's {column!r} column holds "
                 f"{feature.dtype if isinstance(feature, Value) else type(feature).__name__} values; "
-                "drop --class_names when the labels are already names"
+                "drop --class_names when the labels are already names, or map them with value=name pairs"
             )
-        else:
-            outside = sorted(v for v in dataset.unique(column) if not 0 <= v < len(names))
-            if outside:
-                raise ValueError(f"The {split} split's {column!r} column has class ids {outside[:10]} outside "
-                                 f"0..{len(names) - 1}, the range that --class_names {','.join(names)} covers")
-        raw[split] = dataset.cast_column(column, ClassLabel(names=names))
+        outside = sorted({str(v) for v in dataset.unique(column)} - set(index))
+        if outside:
+            covered = ", ".join(index) if explicit else f"0..{len(names) - 1}"
+            raise ValueError(f"The {split} split's {column!r} column has label values {outside[:10]} that "
+                             f"--class_names does not name (it covers {covered}); 1-based ids: 1=a,2=b,...")
+        features = dataset.features.copy()
+        features[column] = ClassLabel(names=names)
+        raw[split] = dataset.map(lambda batch: {column: [index[str(v)] for v in batch[column]]}, batched=True,
+                                 features=features, desc=f"Naming {split} labels")
 
 
 def _inner(feature):

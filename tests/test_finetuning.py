@@ -334,11 +334,31 @@ def test_class_names_for_integer_labels(tmp_path, base_ckpt, finetune):
 
     rows[3]["label"] = 2
     write_jsonl(train, rows)
-    with pytest.raises(ValueError, match=r"class ids \[2\] outside 0..1"):
+    with pytest.raises(ValueError, match=r"label values \['2'\] that --class_names does not name \(it covers 0..1\)"):
         finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "negative,positive"])
     write_jsonl(train, sentiment_rows(8, seed=3))
     with pytest.raises(ValueError, match="holds string values; drop --class_names"):
         finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "negative,positive"])
+    with pytest.raises(ValueError, match="not a mix"):
+        finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "neg=negative,positive"])
+
+
+def test_class_names_value_pairs_for_one_based_ids(tmp_path):
+    """AG News as distributed numbers its classes 1..4: value=name pairs name them; ids follow the pairs' order."""
+    rows = [{"text": f"text {i}", "label": 1 + i % 4} for i in range(12)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    args = DataArguments(task="text-classification", train_file=str(train),
+                         class_names="1=World,2=Sports,3=Business,4=Sci/Tech")
+    from seedformer.finetuning.text_classification import TextClassificationRecipe
+
+    raw = load_raw_datasets(args)
+    recipe = TextClassificationRecipe(args)
+    recipe.setup_labels(raw)
+    assert recipe.label_list == ["World", "Sports", "Business", "Sci/Tech"]
+    first = raw["train"].features["label"].int2str(raw["train"]["label"][:4])
+    assert first == ["World", "Sports", "Business", "Sci/Tech"]  # rows 0..3 hold ids 1..4
+    with pytest.raises(ValueError, match="distinct"):
+        DataArguments(task="text-classification", train_file=str(train), class_names="1=a,1=b")
 
 
 def test_header_hint_only_for_data_like_headers():
