@@ -36,6 +36,11 @@ class QuickstartArguments:
     dataset_config_name: str | None = field(default=None)
     text_column: str = field(default="text")
     label_column: str = field(default="label")
+    class_names: str | None = field(
+        default=None,
+        metadata={"help": "Names of integer labels 0..n-1, comma-separated in id order (IMDB: negative,positive); "
+                  "the classifier's id2label, shown by the pipeline and the summary."},
+    )
     max_examples: int = field(default=2000, metadata={"help": "Examples used (a seeded random subset of real corpora)."})
     validation_fraction: float = field(default=0.1)
     vocab_size: int = field(default=2000)
@@ -65,7 +70,7 @@ def _stage(name: str) -> float:
 
 def load_examples(args: QuickstartArguments):
     """A shuffled `DatasetDict` with train / validation splits of {text, label}."""
-    from datasets import Dataset, load_dataset
+    from datasets import ClassLabel, Dataset, Value, load_dataset
 
     from seedformer.demo.corpus import build_corpus
 
@@ -85,6 +90,12 @@ def load_examples(args: QuickstartArguments):
             {args.text_column: "text", args.label_column: "label"}
         )
         data = data.filter(lambda row: bool(row["text"] and row["text"].strip()))
+        label_feature = data.features["label"]
+        if isinstance(label_feature, ClassLabel) and args.class_names is None:
+            # the data names its classes (a `datasets` ClassLabel): keep the names, the jsonl files hold the ids only
+            features = data.features.copy()
+            features["label"] = Value("string")
+            data = data.map(lambda row: {"label": label_feature.int2str(row["label"])}, features=features)
         data = data.shuffle(seed=args.seed).select(range(min(args.max_examples, len(data))))
     else:
         names = ("negative", "positive")
@@ -160,6 +171,10 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
 
     start = _stage("1/5 data")
     splits = load_examples(args)
+    label_feature = splits["train"].features["label"]
+    if args.class_names is None and getattr(label_feature, "dtype", "").startswith("int"):
+        print("  the labels are integer ids: the classifier will call them '0', '1', ...; name them with "
+              "--class_names (IMDB: --class_names negative,positive)")
     for split, name in (("train", "train"), ("test", "validation")):
         splits[split].to_json(data_dir / f"{name}.jsonl")
     stages.append(StageResult("data", time.perf_counter() - start,
@@ -194,7 +209,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         FinetuneModel(model_name_or_path=str(pretrain_dir)),
         FinetuneData(task="text-classification", train_file=str(data_dir / "train.jsonl"),
                      validation_file=str(data_dir / "validation.jsonl"), text_column="text", label_column="label",
-                     max_seq_length=args.max_seq_length),
+                     class_names=args.class_names, max_seq_length=args.max_seq_length),
         TrainingArguments(output_dir=str(classifier_dir), do_train=True, do_eval=True,
                           num_train_epochs=args.finetune_epochs, per_device_train_batch_size=32,
                           learning_rate=args.finetune_learning_rate, warmup_steps=10, eval_strategy="epoch", save_strategy="epoch",

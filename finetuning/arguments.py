@@ -40,6 +40,11 @@ class DataArguments:
     file_format: str | None = field(
         default=None, metadata={"help": "Override the format guessed from the extension: csv, tsv, json, parquet, conll."}
     )
+    column_names: str | None = field(
+        default=None,
+        metadata={"help": "csv/tsv without a header row: comma-separated names for the columns, in file order "
+                  "(e.g. `label,title,text` for AG News as distributed). The first line is then read as data."},
+    )
     validation_split_percentage: float = field(
         default=0.0,
         metadata={"help": "Without a validation split, hold out this percentage of train (shuffled with --seed)."},
@@ -53,6 +58,13 @@ class DataArguments:
     context_column: str | None = field(default=None, metadata={"help": "QA context / SWAG `sent1` column."})
     answer_column: str | None = field(default=None, metadata={"help": "QA answers column ({text, answer_start})."})
     choice_columns: str | None = field(default=None, metadata={"help": "Multiple choice: comma-separated endings."})
+    class_names: str | None = field(
+        default=None,
+        metadata={"help": "Text classification: names for the label values, saved as the model's id2label so "
+                  "predictions and pipelines show names. Either names for ids 0..n-1 in order (IMDB: "
+                  "`negative,positive`) or value=name pairs (AG News' 1-based ids: `1=World,2=Sports,3=Business,"
+                  "4=Sci/Tech`). (`--label_names` is the Trainer's option for the batch's label keys.)"},
+    )
     problem_type: str | None = field(
         default=None,
         metadata={"help": "Text classification: single_label_classification, multi_label_classification or "
@@ -79,5 +91,17 @@ class DataArguments:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
         if self.dataset_name is None and self.train_file is None and self.validation_file is None and self.test_file is None:
             raise ValueError("Give --dataset_name or at least one of --train_file/--validation_file/--test_file")
+        if self.column_names is not None:
+            names = [n.strip() for n in self.column_names.split(",")]
+            if not all(names) or len(set(names)) != len(names):
+                raise ValueError(
+                    f"--column_names must be distinct non-empty names separated by commas, got {self.column_names!r}"
+                )
+        if self.class_names is not None:
+            if self.task != "text-classification":
+                raise ValueError("--class_names applies to --task text-classification")
+            from .text_classification import parse_class_names
+
+            parse_class_names(self.class_names)  # malformed lists fail before any data is read
         if not 0 <= self.validation_split_percentage < 100:
             raise ValueError("--validation_split_percentage must be in [0, 100)")

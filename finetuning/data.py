@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import datasets
@@ -73,17 +74,71 @@ def _has_content(path: str) -> bool:
     return False
 
 
-def _load_file(path: str, file_format: str | None, split: str = "train") -> Dataset:
+def parse_column_names(column_names: str | list[str] | None) -> list[str] | None:
+    """`"label,title,text"` -> `["label", "title", "text"]` (None stays None)."""
+    if column_names is None or isinstance(column_names, list):
+        return column_names
+    return [name.strip() for name in column_names.split(",")]
+
+
+def _load_file(path: str, file_format: str | None, split: str = "train", column_names=None) -> Dataset:
+    """One file as a Dataset. `column_names` (csv/tsv only) names the columns of a file without a header row; the
+    `datasets` csv builder then reads its first line as data."""
     fmt = file_format or guess_file_format(path)
+    column_names = parse_column_names(column_names)
+    if column_names is not None and fmt not in ("csv", "tsv"):
+        raise ValueError(f"--column_names only applies to csv/tsv files (headerless rows); {path} is read as {fmt}")
     if fmt != "parquet" and not _has_content(path):
         raise ValueError(f"The {split} split is empty: {path} has no rows")
     if fmt == "conll":
         return read_conll(path)
-    if fmt == "tsv":
-        return datasets.load_dataset("csv", data_files=str(path), delimiter="\t", split="train")
-    if fmt not in ("csv", "json", "parquet"):
+    if fmt in ("csv", "tsv"):
+        options = {"delimiter": "\t"} if fmt == "tsv" else {}
+        if column_names is not None:
+            options["column_names"] = column_names
+        dataset = datasets.load_dataset("csv", data_files=str(path), split="train", **options)
+        if column_names is not None and dataset.column_names != column_names:
+            raise ValueError(
+                f"{path}: --column_names names {len(column_names)} columns {column_names} but the rows have "
+                f"{len(dataset.column_names)}; name every column, in file order"
+            )
+        return dataset
+    if fmt not in ("json", "parquet"):
         raise ValueError(f"Unknown --file_format {fmt!r}; use csv, tsv, json, parquet or conll")
     return datasets.load_dataset(fmt, data_files=str(path), split="train")
+
+
+_DEDUPLICATED = re.compile(r"^(.*)\.(\d+)$")  # pandas renames a repeated header "x" to "x.1", "x.2", ...
+
+
+def header_looks_like_data(column_names: list[str]) -> bool:
+    """True when "column names" read from a csv/tsv header look like a data row: numbers, long texts, blank cells
+    (pandas' `Unnamed: i`) or repeated values. Used to explain a missing column, never to reject a file."""
+
+    def data_like(name: str) -> bool:
+        text = str(name).strip()
+        if not text or text.startswith("Unnamed: "):
+            return True
+        try:
+            float(text)
+            return True
+        except ValueError:
+            pass
+        return len(text) > 40 or len(text.split()) >= 5
+
+    names = [str(n) for n in column_names]
+    repeated = any((m := _DEDUPLICATED.match(n)) and m.group(1) in names for n in names)
+    return repeated or any(data_like(n) for n in names)
+
+
+def no_header_hint(column_names: list[str]) -> str:
+    """A sentence to append to a missing-column error when the header looks like data, else ""."""
+    if not header_looks_like_data(column_names):
+        return ""
+    return (
+        " The file seems to have no header row (its first line was read as the column names); if it is a csv/tsv "
+        "file without a header, name its columns in order with --column_names, e.g. --column_names label,title,text."
+    )
 
 
 def load_raw_datasets(data_args, seed: int = 42) -> DatasetDict:
@@ -101,7 +156,7 @@ def load_raw_datasets(data_args, seed: int = 42) -> DatasetDict:
     for split, path in (("train", data_args.train_file), ("validation", data_args.validation_file),
                         ("test", data_args.test_file)):
         if path is not None:
-            raw[split] = _load_file(path, data_args.file_format, split)
+            raw[split] = _load_file(path, data_args.file_format, split, getattr(data_args, "column_names", None))
 
     if "validation" not in raw and data_args.validation_split_percentage > 0:
         if "train" not in raw:

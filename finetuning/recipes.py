@@ -7,6 +7,8 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 
+from .data import no_header_hint
+
 
 class TaskRecipe:
     """What `run_finetuning` needs from a task: labels, model class, preprocessing, collator, metrics, outputs.
@@ -75,7 +77,7 @@ def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]
     if missing:
         raise ValueError(
             f"The {split} split has no {', '.join(missing)}; its columns are {dataset.column_names}. "
-            f"Name the right ones with --text_column/--label_column/... ."
+            f"Name the right ones with --text_column/--label_column/... ." + no_header_hint(dataset.column_names)
         )
 
 

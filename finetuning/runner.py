@@ -17,37 +17,44 @@ from .recipes import get_recipe
 logger = logging.getLogger(__name__)
 
 
-def _head_size_mismatch(path: str, auto_model_class, config) -> str | None:
-    """Describe a checkpoint head whose saved shape differs from what `config` asks for, else None.
-
-    transformers only warns (and re-initialises) on a mismatched head with `ignore_mismatched_sizes=True` and
-    refuses without it; we check first so the error names labels, not tensor shapes.
-    """
-    try:
-        model = auto_model_class.from_pretrained(path, ignore_mismatched_sizes=True, config=config,
-                                                 output_loading_info=True)
-    except (OSError, ValueError):
-        return None
-    _, info = model
-    mismatched = info.get("mismatched_keys") or []
-    if not mismatched:
-        return None
-    return ", ".join(f"{key} {tuple(old)} -> {tuple(new)}" for key, old, new in mismatched)
-
-
 def load_model(recipe, model_args, config):
-    """The task model from the checkpoint; a head of the wrong size is an error unless asked to re-initialise."""
-    path = model_args.model_name_or_path
-    if not model_args.ignore_mismatched_sizes:
-        mismatch = _head_size_mismatch(path, recipe.auto_model_class, config)
-        if mismatch:
-            raise ValueError(
-                f"The checkpoint's head does not fit the data ({config.num_labels} labels): {mismatch}. Pass "
-                f"--ignore_mismatched_sizes to re-initialise it."
-            )
-    return recipe.auto_model_class.from_pretrained(
-        path, config=config, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes
+    """The task model from the checkpoint, loaded once; a head of the wrong size is an error unless asked to
+    re-initialise.
+
+    transformers refuses a mismatched head without `ignore_mismatched_sizes=True` with an error about tensor shapes;
+    so we always load with it (one load, one load report) and raise our own error, naming the labels, when the user
+    did not ask for the re-initialisation.
+    """
+    model, info = recipe.auto_model_class.from_pretrained(
+        model_args.model_name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True
     )
+    mismatched = info.get("mismatched_keys") or []
+    if mismatched and not model_args.ignore_mismatched_sizes:
+        shapes = ", ".join(f"{key} {tuple(old)} -> {tuple(new)}" for key, old, new in mismatched)
+        raise ValueError(
+            f"The checkpoint's head does not fit the data ({config.num_labels} labels): {shapes}. Pass "
+            f"--ignore_mismatched_sizes to re-initialise it."
+        )
+    return model
+
+
+# A LoRA run's output folder is a pure adapter (adapter_config.json + adapter_model.safetensors + tokenizer); its
+# `base_model_name_or_path` points at this sub-folder: the base checkpoint with the task's head config (labels).
+LORA_BASE_DIR = "base"
+
+
+def save_lora_base(model, tokenizer, base_dir: Path) -> None:
+    """Save the task model before the adapters go in: base weights + a head sized for the labels, and the config
+    with `id2label`/`label2id`.
+
+    peft's `AutoPeftModelFor*.from_pretrained(adapter)` and transformers' `AutoModelFor*.from_pretrained(adapter)`
+    both build the base from `base_model_name_or_path` with that folder's config; the original base checkpoint
+    would give a head of its own size (2 labels by default) that the trained head in the adapter does not fit.
+    The head saved here is the untrained one; the adapter carries the trained copy (`modules_to_save`).
+    Costs one copy of the base weights on disk.
+    """
+    model.save_pretrained(base_dir)
+    tokenizer.save_pretrained(base_dir)
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
@@ -60,9 +67,11 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     """Finetune, evaluate and predict as the arguments say. Returns the metrics (also in <output_dir>/*.json).
 
     Writes to `training_args.output_dir`: the final model (or LoRA adapter) with its tokenizer, `all_results.json`,
-    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split), and with
-    `--merge_lora` a full merged checkpoint in `merged/`. The task's main metric is `metric_for_best_model` unless
-    the arguments name another, so `--load_best_model_at_end` keeps the best checkpoint by it.
+    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split). With `--use_lora` the
+    folder is a pure adapter whose base is `base/` (see `save_lora_base`), so `AutoPeftModelFor*.from_pretrained`
+    and `AutoModelFor*.from_pretrained` load it as is; `--merge_lora` adds a full merged checkpoint in `merged/`.
+    The task's main metric is `metric_for_best_model` unless the arguments name another, so
+    `--load_best_model_at_end` keeps the best checkpoint by it.
     """
     set_seed(training_args.seed)
     recipe = get_recipe(data_args)
@@ -81,11 +90,18 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     for key, value in recipe.config_kwargs().items():
         setattr(config, key, value)
     model = load_model(recipe, model_args, config)
+    output_dir = Path(training_args.output_dir)
     if model_args.use_lora:
         targets = model_args.lora_target_modules.split(",") if model_args.lora_target_modules else None
+        base_dir = output_dir / LORA_BASE_DIR
+        if training_args.should_save:
+            save_lora_base(model, tokenizer, base_dir)
         model = apply_lora(model, recipe.peft_task_type, recipe.head_modules, model_args.lora_r,
                            model_args.lora_alpha, model_args.lora_dropout, targets)
-        model.print_trainable_parameters()
+        # adapter_config.json names the labelled base, so the stock loaders build the head at the right size
+        model.peft_config["default"].base_model_name_or_path = str(base_dir.resolve())
+        if training_args.process_index == 0:
+            model.print_trainable_parameters()
 
     # TrainingArguments fills in "loss" itself when --load_best_model_at_end is given without a metric; we take
     # that as "not chosen" and select by the task's main metric (ask for `eval_loss` to select by loss).
@@ -107,7 +123,6 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
     )
 
-    output_dir = Path(training_args.output_dir)
     results: dict = {}
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -119,13 +134,7 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
             results["best_model_checkpoint"] = trainer.state.best_model_checkpoint
             results[f"best_{training_args.metric_for_best_model}"] = trainer.state.best_metric
         if model_args.use_lora:
-            # The adapter folder also gets the head's config so AutoPeftModelFor* / pipelines know the labels.
-            trainer.model.get_base_model().config.save_pretrained(output_dir)
-            if model_args.merge_lora:
-                merged_dir = output_dir / "merged"
-                trainer.model.merge_and_unload().save_pretrained(merged_dir)
-                tokenizer.save_pretrained(merged_dir)
-                results["merged_model"] = str(merged_dir)
+            results["lora_base_model"] = str(output_dir / LORA_BASE_DIR)
     if training_args.do_eval:
         prediction = trainer.predict(features["validation"], metric_key_prefix="eval")
         results.update(prediction.metrics)
@@ -139,6 +148,15 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
             write_jsonl(output_dir / "predict_predictions.jsonl",
                         recipe.prediction_records(raw["test"], features["test"], prediction.predictions))
         results["predict_samples"] = len(raw["test"])
+
+    if model_args.use_lora and model_args.merge_lora and training_args.do_train:
+        # Last, because merging rewrites the model in place (the predictions above come from the adapter model).
+        merged_dir = output_dir / "merged"
+        merged = trainer.model.merge_and_unload()
+        if trainer.is_world_process_zero():
+            merged.save_pretrained(merged_dir)
+            tokenizer.save_pretrained(merged_dir)
+        results["merged_model"] = str(merged_dir)
 
     if trainer.is_world_process_zero():
         os.makedirs(output_dir, exist_ok=True)

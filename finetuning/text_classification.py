@@ -7,6 +7,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, List, Value
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from ..metrics import load_metric
+from .data import no_header_hint
 from .recipes import (
     TaskRecipe,
     align_label_list,
@@ -30,11 +31,17 @@ class TextClassificationRecipe(TaskRecipe):
         reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         self.text_column = args.text_column or first_present(reference, ("text", "sentence", "sentence1", "question"))
         if self.text_column is None:
-            raise ValueError(f"Name the text column with --text_column; columns are {reference.column_names}")
+            raise ValueError(
+                f"Name the text column with --text_column; columns are {reference.column_names}."
+                + no_header_hint(reference.column_names)
+            )
         self.pair_column = args.text_pair_column
         if self.pair_column is None and args.text_column is None and "sentence2" in reference.column_names:
             self.pair_column = "sentence2"
         self.label_column = args.label_column or "label"
+        if getattr(args, "class_names", None):
+            name_class_ids(raw, self.label_column, args.class_names)
+            reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         for split, dataset in raw.items():
             # The test split may come without labels: predictions are written for it.
             labels = self.label_column if split != "test" or self.label_column in dataset.column_names else None
@@ -193,6 +200,54 @@ class TextClassificationRecipe(TaskRecipe):
                     record["label"] = gold
             records.append(record)
         return records
+
+
+def parse_class_names(spec: str) -> list[tuple[str, str]]:
+    """`--class_names`: `"negative,positive"` -> `[("0", "negative"), ("1", "positive")]` (ids 0..n-1 in order), or
+    explicit `"1=World,2=Sports"` -> `[("1", "World"), ("2", "Sports")]` (any label values, e.g. 1-based ids)."""
+    entries = [entry.strip() for entry in spec.split(",")]
+    if all("=" in entry for entry in entries):
+        pairs = [tuple(part.strip() for part in entry.split("=", 1)) for entry in entries]
+    elif any("=" in entry for entry in entries):
+        raise ValueError(f"--class_names: give names in id order or value=name for every class, not a mix: {spec!r}")
+    else:
+        pairs = [(str(i), name) for i, name in enumerate(entries)]
+    values, names = [v for v, _ in pairs], [n for _, n in pairs]
+    distinct = len(set(values)) == len(values) and len(set(names)) == len(names)
+    if len(pairs) < 2 or not all(values) or not all(names) or not distinct:
+        raise ValueError(f"--class_names needs two or more distinct names (and distinct values), got {spec!r}")
+    return pairs
+
+
+def name_class_ids(raw: DatasetDict, column: str, spec: str) -> None:
+    """Give the label values in `column` the names `--class_names` assigns (see `parse_class_names`): the column
+    becomes a `ClassLabel` whose id i is the i-th name, in place in every split that has it. Without `value=` the
+    values must be the integer ids 0..n-1. ValueError for a value the names do not cover."""
+    pairs = parse_class_names(spec)
+    explicit = "=" in spec
+    index = {value: i for i, (value, _) in enumerate(pairs)}
+    names = [name for _, name in pairs]
+    for split, dataset in list(raw.items()):
+        if column not in dataset.column_names:
+            continue
+        feature = dataset.features[column]
+        if isinstance(feature, ClassLabel):
+            dataset = dataset.cast_column(column, Value("int64"))  # name its ids anew
+        elif not explicit and not (isinstance(feature, Value) and feature.dtype.startswith(("int", "uint"))):
+            raise ValueError(
+                f"--class_names names integer class ids 0..n-1, but the {split} split's {column!r} column holds "
+                f"{feature.dtype if isinstance(feature, Value) else type(feature).__name__} values; "
+                "drop --class_names when the labels are already names, or map them with value=name pairs"
+            )
+        outside = sorted({str(v) for v in dataset.unique(column)} - set(index))
+        if outside:
+            covered = ", ".join(index) if explicit else f"0..{len(names) - 1}"
+            raise ValueError(f"The {split} split's {column!r} column has label values {outside[:10]} that "
+                             f"--class_names does not name (it covers {covered}); 1-based ids: 1=a,2=b,...")
+        features = dataset.features.copy()
+        features[column] = ClassLabel(names=names)
+        raw[split] = dataset.map(lambda batch: {column: [index[str(v)] for v in batch[column]]}, batched=True,
+                                 features=features, desc=f"Naming {split} labels")
 
 
 def _inner(feature):

@@ -170,9 +170,11 @@ def _usage_section(repo: str, auto_class: str, pipeline_tag: str | None) -> str:
         f'tokenizer = AutoTokenizer.from_pretrained("{repo}")\n'
         f'model = {auto_class}.from_pretrained("{repo}")\n```\n\n'
         "Without it: the checkpoint carries its own code (it imports only torch and transformers), which "
-        "transformers runs once you trust it:\n\n"
+        "transformers runs once you trust it. The tokenizer is a stock fast tokenizer; `trust_remote_code=False` "
+        "loads it without running any custom code (without an answer, transformers would stop to ask about the "
+        "model's code, because `AutoTokenizer` reads `config.json` first):\n\n"
         f"```python\nfrom transformers import AutoTokenizer, {auto_class}\n\n"
-        f'tokenizer = AutoTokenizer.from_pretrained("{repo}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{repo}", trust_remote_code=False)\n'
         f'model = {auto_class}.from_pretrained("{repo}", trust_remote_code=True)\n```\n\n'
         "Weights are stored as safetensors; Seedformer refuses pickled `.bin` weights unless you pass "
         f"`allow_pickle=True`.{pipe}"

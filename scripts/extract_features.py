@@ -5,7 +5,8 @@
         --output embeddings.npy --pooling mean --normalize
 
 Input: .txt (one text per line; ids = line numbers), or csv/tsv/json/jsonl(.gz)/parquet with --text_column and
-optionally --id_column (default: the row number). Output: .npy (+ .ids.npy) or .parquet (columns id, embedding).
+optionally --id_column (default: the row number); a csv/tsv without a header row needs --column_names a,b,c.
+Output: .npy (+ .ids.npy) or .parquet (columns id, embedding).
 """
 
 import argparse
@@ -15,21 +16,22 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 import seedformer  # noqa: F401  (registers the model family with the Auto classes)
-from seedformer.finetuning.data import _load_file
+from seedformer.finetuning.data import _load_file, no_header_hint
 from seedformer.finetuning.features import POOLINGS, extract_features, write_features
 
 
-def read_inputs(path: str, text_column: str, id_column: str | None, max_samples: int | None):
+def read_inputs(path: str, text_column: str, id_column: str | None, max_samples: int | None,
+                column_names: str | None = None):
     if path.endswith(".txt"):
         with open(path, encoding="utf-8") as handle:
             texts = [line.rstrip("\n") for line in handle if line.strip()]
         ids = list(range(len(texts)))
     else:
-        table: datasets.Dataset = _load_file(path, None)
-        if text_column not in table.column_names:
-            raise SystemExit(f"{path} has no column {text_column!r}; columns: {table.column_names}")
-        if id_column is not None and id_column not in table.column_names:
-            raise SystemExit(f"{path} has no column {id_column!r}; columns: {table.column_names}")
+        table: datasets.Dataset = _load_file(path, None, column_names=column_names)
+        for column in (text_column, id_column):
+            if column is not None and column not in table.column_names:
+                raise SystemExit(f"{path} has no column {column!r}; columns: {table.column_names}."
+                                 + no_header_hint(table.column_names))
         texts = table[text_column]
         ids = table[id_column] if id_column else list(range(len(texts)))
     if max_samples is not None:
@@ -44,6 +46,8 @@ def main(argv=None):
     parser.add_argument("--output", required=True, help="*.npy or *.parquet")
     parser.add_argument("--text_column", default="text")
     parser.add_argument("--id_column", default=None)
+    parser.add_argument("--column_names", default=None,
+                        help="csv/tsv without a header row: comma-separated column names in file order")
     parser.add_argument("--pooling", choices=POOLINGS, default="mean")
     parser.add_argument("--normalize", action="store_true", help="unit L2 norm per embedding")
     parser.add_argument("--batch_size", type=int, default=32)
@@ -52,7 +56,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
 
-    ids, texts = read_inputs(args.input, args.text_column, args.id_column, args.max_samples)
+    ids, texts = read_inputs(args.input, args.text_column, args.id_column, args.max_samples, args.column_names)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = AutoModel.from_pretrained(args.model).to(args.device)
     embeddings = extract_features(model, tokenizer, texts, args.pooling, args.normalize, args.batch_size,

@@ -29,9 +29,10 @@ def main(argv=None):
     else:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
     results = run_finetuning(model_args, data_args, training_args)
-    # README.md with metadata, results and usage in output_dir (uploaded too with --push_to_hub)
+    # README.md with metadata, results and usage in output_dir (uploaded too with --push_to_hub); main process only
     write_run_model_card(training_args, results, **card_fields_from_args(model_args, data_args))
-    print(json.dumps(results, indent=2, default=str))
+    if training_args.process_index == 0:  # under torchrun / accelerate launch every process gets here: print once
+        print(json.dumps(results, indent=2, default=str))
     return results
 
 

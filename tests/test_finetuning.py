@@ -206,6 +206,38 @@ def test_multiple_choice_swag_style(tmp_path, base_ckpt, finetune):
     assert len(predictions) == 16 and all(len(p["probabilities"]) == 4 for p in predictions)
 
 
+def test_two_process_ddp_finetune_reports_once(tmp_path, base_ckpt):
+    """`torchrun --nproc_per_node 2 scripts/finetune.py ... --use_cpu --ddp_backend gloo` runs two processes (global
+    batch 2 x 4) and only rank 0 prints the results and writes the output files (LoRA + merge, the most of them)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(32, seed=1))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
+           str(REPO / "scripts" / "finetune.py"), "--task", "text-classification", "--model_name_or_path",
+           str(base_ckpt), "--train_file", str(train), "--validation_split_percentage", "25", "--output_dir", str(out),
+           "--do_train", "--do_eval", "--max_steps", "2", "--save_strategy", "no", "--ddp_backend", "gloo",
+           "--log_level", "info", "--use_lora", "--lora_r", "2", "--merge_lora",
+           *TRAIN_FLAGS, "--per_device_train_batch_size", "4"]  # fmt: skip  (the last value of a flag wins)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in result.stdout + result.stderr
+    assert result.stdout.count('"eval_accuracy"') == 1, result.stdout  # one results summary, not one per process
+    assert result.stdout.count("trainable params") == 1
+    written = json.loads((out / "all_results.json").read_text())
+    assert written["eval_samples"] == 8 and (out / "merged" / "model.safetensors").exists()
+    assert len(read_jsonl(out / "eval_predictions.jsonl")) == 8
+
+
 # --- data loading and bad input ----------------------------------------------------------------------------------
 def test_file_formats_and_seeded_subsets(tmp_path):
     rows = sentiment_rows(20, seed=5)
@@ -231,6 +263,114 @@ def test_file_formats_and_seeded_subsets(tmp_path):
     assert first["train"]["text"] != frame["text"].tolist()[:5]  # a random subset, not the first rows
 
 
+def _write_headerless(path, rows, sep):
+    """AG News as distributed: every field quoted, class index first, no header row."""
+    with open(path, "w") as handle:
+        for row in rows:
+            handle.write(sep.join(f'"{v}"' for v in (row["label"], row["title"], row["text"])) + "\n")
+    return path
+
+
+def test_headerless_csv_and_tsv_with_column_names(tmp_path, base_ckpt, finetune):
+    rng_rows = sentiment_rows(24, seed=7)
+    rows = [{"label": 2 if r["label"] == "pos" else 1, "title": f"review {i}", "text": r["text"]}
+            for i, r in enumerate(rng_rows)]
+    csv_path = _write_headerless(tmp_path / "ag.csv", rows, ",")
+    tsv_path = _write_headerless(tmp_path / "ag.tsv", rows, "\t")
+    for path in (csv_path, tsv_path):
+        raw = load_raw_datasets(DataArguments(task="text-classification", train_file=str(path),
+                                              column_names="label,title,text"))
+        assert raw["train"].column_names == ["label", "title", "text"]
+        assert raw["train"]["text"] == [r["text"] for r in rows]  # the first line is a row, not a header
+        assert raw["train"]["label"] == [r["label"] for r in rows]
+    with pytest.raises(ValueError, match=r"names 2 columns .* rows have 3"):
+        load_raw_datasets(DataArguments(task="text-classification", train_file=str(csv_path), column_names="a,b"))
+    json_path = write_jsonl(tmp_path / "d.jsonl", rows)
+    with pytest.raises(ValueError, match="only applies to csv/tsv"):
+        load_raw_datasets(DataArguments(task="text-classification", train_file=str(json_path), column_names="a,b,c"))
+
+    flags = ["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(csv_path),
+             "--validation_split_percentage", "25", "--max_steps", "1", "--save_strategy", "no", "--do_train",
+             "--do_eval", *TRAIN_FLAGS]
+    # without names, the first data row became the "columns": the error says so and names the flag
+    with pytest.raises(ValueError, match=r"seems to have no header row.*--column_names") as error:
+        finetune([*flags, "--output_dir", str(tmp_path / "bad")])
+    assert "review 0" in str(error.value)
+    finetune([*flags, "--output_dir", str(tmp_path / "out"), "--column_names", "label,title,text",
+              "--text_column", "title", "--text_pair_column", "text"])
+    config = AutoConfig.from_pretrained(tmp_path / "out")
+    assert config.id2label == {0: "1", 1: "2"}
+
+
+def test_extract_features_reads_headerless_files(tmp_path):
+    rows = [{"label": 1, "title": f"title {i}", "text": f"the film was good {i}"} for i in range(3)]
+    path = _write_headerless(tmp_path / "ag.tsv", rows, "\t")
+    script = load_script("extract_features")
+    ids, texts = script.read_inputs(str(path), "text", "title", None, column_names="label,title,text")
+    assert texts == [r["text"] for r in rows] and ids == [r["title"] for r in rows]
+    with pytest.raises(SystemExit, match="seems to have no header row.*--column_names"):
+        script.read_inputs(str(path), "text", None, None)
+
+
+def test_class_names_for_integer_labels(tmp_path, base_ckpt, finetune):
+    """IMDB-style 0/1 labels: --class_names gives them names in the config, the predictions and a pipeline."""
+    from transformers import pipeline
+
+    rows = [{"text": r["text"], "label": int(r["label"] == "pos")} for r in sentiment_rows(16, seed=3)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    flags = ["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
+             "--validation_split_percentage", "25", "--max_steps", "1", "--save_strategy", "no", "--do_train",
+             "--do_eval", *TRAIN_FLAGS]
+    finetune([*flags, "--output_dir", str(tmp_path / "ids")])
+    assert AutoConfig.from_pretrained(tmp_path / "ids").id2label == {0: "0", 1: "1"}  # the data names nothing
+    out = tmp_path / "named"
+    finetune([*flags, "--output_dir", str(out), "--class_names", "negative,positive"])
+    assert AutoConfig.from_pretrained(out).id2label == {0: "negative", 1: "positive"}
+    by_text = {r["text"]: r["label"] for r in rows}
+    for record in read_jsonl(out / "eval_predictions.jsonl"):
+        assert record["label"] == ["negative", "positive"][by_text[record["text"]]]  # id i is the i-th name
+        assert record["prediction"] in ("negative", "positive")
+    assert pipeline("text-classification", model=str(out))("good film")[0]["label"] in ("negative", "positive")
+
+    rows[3]["label"] = 2
+    write_jsonl(train, rows)
+    with pytest.raises(ValueError, match=r"label values \['2'\] that --class_names does not name \(it covers 0..1\)"):
+        finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "negative,positive"])
+    write_jsonl(train, sentiment_rows(8, seed=3))
+    with pytest.raises(ValueError, match="holds string values; drop --class_names"):
+        finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "negative,positive"])
+    with pytest.raises(ValueError, match="not a mix"):
+        finetune([*flags, "--output_dir", str(tmp_path / "bad"), "--class_names", "neg=negative,positive"])
+
+
+def test_class_names_value_pairs_for_one_based_ids(tmp_path):
+    """AG News as distributed numbers its classes 1..4: value=name pairs name them; ids follow the pairs' order."""
+    rows = [{"text": f"text {i}", "label": 1 + i % 4} for i in range(12)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    args = DataArguments(task="text-classification", train_file=str(train),
+                         class_names="1=World,2=Sports,3=Business,4=Sci/Tech")
+    from seedformer.finetuning.text_classification import TextClassificationRecipe
+
+    raw = load_raw_datasets(args)
+    recipe = TextClassificationRecipe(args)
+    recipe.setup_labels(raw)
+    assert recipe.label_list == ["World", "Sports", "Business", "Sci/Tech"]
+    first = raw["train"].features["label"].int2str(raw["train"]["label"][:4])
+    assert first == ["World", "Sports", "Business", "Sci/Tech"]  # rows 0..3 hold ids 1..4
+    with pytest.raises(ValueError, match="distinct"):
+        DataArguments(task="text-classification", train_file=str(train), class_names="1=a,1=b")
+
+
+def test_header_hint_only_for_data_like_headers():
+    from seedformer.finetuning.data import header_looks_like_data
+
+    assert not header_looks_like_data(["text", "label"])
+    assert not header_looks_like_data(["sentence1", "sentence2", "label", "idx"])
+    assert header_looks_like_data(["3", "Wall St. Bears Claw Back", "Reuters - Short-sellers, Wall Street's dwindling"])
+    assert header_looks_like_data(["pos", "pos.1"])  # a value repeated in the first row (pandas renames the copy)
+    assert header_looks_like_data(["Unnamed: 0", "text"])  # an empty first-row cell
+
+
 def _run_bad(finetune, tmp_path, ckpt, train_rows, eval_rows, *extra):
     train = write_jsonl(tmp_path / "train.jsonl", train_rows)
     dev = tmp_path / "dev.jsonl"
@@ -248,8 +388,9 @@ def test_unknown_eval_label_is_an_error(tmp_path, base_ckpt, finetune):
 
 
 def test_missing_label_column_is_an_error(tmp_path, base_ckpt, finetune):
-    with pytest.raises(ValueError, match=r"no label column 'label'.*columns are \['text'\]"):
+    with pytest.raises(ValueError, match=r"no label column 'label'.*columns are \['text'\]") as error:
         _run_bad(finetune, tmp_path, base_ckpt, sentiment_rows(8, seed=1), [{"text": "good film"}])
+    assert "no header row" not in str(error.value)  # a real header: no hint about headerless files
 
 
 def test_empty_eval_split_is_an_error(tmp_path, base_ckpt, finetune):
@@ -265,6 +406,28 @@ def test_head_size_mismatch_is_an_error_unless_asked(tmp_path, finetune):
         _run_bad(finetune, tmp_path, three, rows, rows)
     results = _run_bad(finetune, tmp_path, three, rows, rows, "--ignore_mismatched_sizes")
     assert AutoConfig.from_pretrained(tmp_path / "out").num_labels == 2 and "eval_accuracy" in results
+
+
+def test_finetune_builds_the_model_once(tmp_path, base_ckpt, finetune, monkeypatch):
+    """One checkpoint load (one load report), also when checking the head size and when the head is mismatched."""
+    from seedformer import SeedformerForSequenceClassification
+
+    built = []
+    original_init = SeedformerForSequenceClassification.__init__
+
+    def counting_init(self, config, *args, **kwargs):
+        built.append(config.num_labels)
+        original_init(self, config, *args, **kwargs)
+
+    monkeypatch.setattr(SeedformerForSequenceClassification, "__init__", counting_init)
+    rows = sentiment_rows(8, seed=1)
+    _run_bad(finetune, tmp_path, base_ckpt, rows, rows)
+    assert built == [2]
+    three = save_checkpoint(tmp_path / "three", AutoModelForSequenceClassification, num_labels=3)
+    built.clear()
+    with pytest.raises(ValueError, match="head does not fit"):
+        _run_bad(finetune, tmp_path, three, rows, rows)
+    assert built == [2]
 
 
 def test_named_head_for_other_labels_is_an_error(tmp_path, finetune):

@@ -3,11 +3,11 @@
 import json
 
 import torch
-from _finetuning_helpers import TRAIN_FLAGS, load_script, make_tokenizer, save_checkpoint, sentiment_rows, write_jsonl
+from _finetuning_helpers import TRAIN_FLAGS, load_script, save_checkpoint, sentiment_rows, write_jsonl
 from conftest import tiny_config
 from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModel, TaskType, get_peft_model
 from safetensors.torch import load_file
-from transformers import AutoConfig, AutoModelForSequenceClassification, pipeline
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from seedformer import SeedformerForSequenceClassification, SeedformerForTokenClassification
 from seedformer.finetuning.lora import SEEDFORMER_LORA_TARGET_MODULES, apply_lora
@@ -49,26 +49,37 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     adapter = load_file(out / "adapter_model.safetensors")
     assert any("lora_B" in k for k in adapter) and any("classifier" in k for k in adapter)
     assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)  # the adapters were trained
-    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base)
+    # a pure adapter folder whose base is the base checkpoint with this task's head config (the labels)
+    adapter_config = json.loads((out / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == str((out / "base").resolve())
+    assert not (out / "config.json").exists()
+    labels = {0: "neg", 1: "neutral", 2: "pos"}
+    assert AutoConfig.from_pretrained(out / "base").id2label == labels
 
-    tokenizer = make_tokenizer()
-    batch = tokenizer(["good film", "the film was awful and sad"], padding=True, return_tensors="pt")
-    config = AutoConfig.from_pretrained(out)  # the adapter folder carries the head's labels
-    assert config.id2label == {0: "neg", 1: "neutral", 2: "pos"}
+    # the in-memory adapter model's probabilities on the validation split, written by the run
+    records = [json.loads(line) for line in (out / "eval_predictions.jsonl").read_text().splitlines()]
+    expected = torch.tensor([r["probabilities"] for r in records])
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    batch = tokenizer([r["text"] for r in records], padding=True, return_tensors="pt")
     with torch.no_grad():
-        peft_model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, config=config), out).eval()
-        auto_peft = AutoPeftModelForSequenceClassification.from_pretrained(
-            out, id2label=config.id2label, label2id=config.label2id).eval()
-        merged = AutoModelForSequenceClassification.from_pretrained(out / "merged").eval()
-        logits = peft_model(**batch).logits
-        torch.testing.assert_close(auto_peft(**batch).logits, logits, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(merged(**batch).logits, logits, atol=1e-5, rtol=1e-5)
+        loaded = {
+            # the stock one-liners, no num_labels / id2label
+            "peft": AutoPeftModelForSequenceClassification.from_pretrained(out).eval(),
+            "transformers": AutoModelForSequenceClassification.from_pretrained(out).eval(),  # its peft integration
+            "merged": AutoModelForSequenceClassification.from_pretrained(out / "merged").eval(),
+        }
+        for name, model in loaded.items():
+            assert model.config.id2label == labels, name
+            torch.testing.assert_close(model(**batch).logits.softmax(-1), expected, atol=1e-5, rtol=0, msg=name)
+    assert isinstance(loaded["peft"], PeftModel) and loaded["transformers"]._hf_peft_config_loaded
     # adapter training leaves the base weights as they were; merging changes them
     base_qkv = load_file(base / "model.safetensors")["layers.0.attention.qkv.weight"]
-    layer = peft_model.get_base_model().seedformer.layers[0].attention.qkv
+    layer = loaded["peft"].get_base_model().seedformer.layers[0].attention.qkv
     torch.testing.assert_close(layer.base_layer.weight, base_qkv)
+    merged = loaded["merged"]
     assert not torch.allclose(merged.seedformer.layers[0].attention.qkv.weight, base_qkv)
     assert type(merged).__name__ == "SeedformerForSequenceClassification"
     assert not any("lora" in k for k in load_file(out / "merged" / "model.safetensors"))
-    classify = pipeline("text-classification", model=str(out / "merged"))
-    assert classify("good film")[0]["label"] in {"neg", "neutral", "pos"}
+    for folder in (out, out / "merged"):  # the adapter folder serves as is, too
+        classify = pipeline("text-classification", model=str(folder))
+        assert classify("good film")[0]["label"] in set(labels.values())

@@ -104,6 +104,13 @@ def test_train_from_datasets_and_iterators():
 def test_bad_input():
     with pytest.raises(ValueError, match="empty corpus"):
         train_tokenizer(["", "  ", "\n"], vocab_size=100)
+    with pytest.raises(ValueError, match="empty corpus"):
+        train_tokenizer([], vocab_size=100)
+    # a bare string would iterate over its characters and train a character vocabulary
+    with pytest.raises(TypeError, match="iterable of texts.*not a single str"):
+        train_tokenizer("the movie was great and the director too", vocab_size=100)
+    with pytest.raises(TypeError, match="not a single bytes"):
+        train_tokenizer(b"the movie", vocab_size=100)
     with pytest.raises(ValueError, match="Unknown tokenizer algorithm"):
         train_tokenizer(CORPUS, algorithm="sentencepiece")
     with pytest.raises(ValueError, match="byte-level BPE needs vocab_size"):

@@ -135,6 +135,12 @@ def train_tokenizer(
         model_max_length: the longest input the model will accept (saved in tokenizer_config.json).
         length: number of texts, only for the progress bar.
     """
+    if isinstance(texts, (str, bytes)):
+        # A bare string is an iterable of characters: the trainer would silently learn a character vocabulary.
+        raise TypeError(
+            "train_tokenizer expects an iterable of texts (e.g. a list of strings, a generator, `iter_texts(dataset)`), "
+            f"not a single {type(texts).__name__}; wrap it in a list: train_tokenizer([text])."
+        )
     algorithm = _check_algorithm(algorithm)
     specials = special_tokens or default_special_tokens(algorithm)
     if strip_accents is None:
