@@ -70,7 +70,9 @@ def test_each_sequence_gets_its_outputs_alone_whatever_the_padding(impl, mode, p
         for r, ids in enumerate(rows):
             alone = model(input_ids=ids[None])
             real = real_positions(batch["attention_mask"][r])
-            torch.testing.assert_close(out.last_hidden_state[r, real], alone.last_hidden_state[0], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                out.last_hidden_state[r, real], alone.last_hidden_state[0], atol=1e-5, rtol=1e-5
+            )
             torch.testing.assert_close(out.pooler_output[r], alone.pooler_output[0], atol=1e-5, rtol=1e-5)
 
 
@@ -110,8 +112,14 @@ def test_wrong_shaped_mlm_labels_name_labels(sparse):
     config = tiny_config(sparse_prediction=sparse)
     ids = torch.randint(5, 99, (2, 6))
     for model in (SeedformerForMaskedLM(config), SeedformerForPreTraining(config)):
-        for labels in (torch.zeros(2, 5, dtype=torch.long), torch.zeros(12, dtype=torch.long), torch.zeros(6, 2, dtype=torch.long)):
-            with pytest.raises(ValueError, match=r"`labels` must have the inputs' shape \(batch, seq_len\) = \(2, 6\)"):
+        for labels in (
+            torch.zeros(2, 5, dtype=torch.long),
+            torch.zeros(12, dtype=torch.long),
+            torch.zeros(6, 2, dtype=torch.long),
+        ):
+            with pytest.raises(
+                ValueError, match=r"`labels` must have the inputs' shape \(batch, seq_len\) = \(2, 6\)"
+            ):
                 model(input_ids=ids, labels=labels)
 
 
@@ -132,7 +140,18 @@ def test_empty_batches_and_zero_length_sequences_raise_clearly(inputs, match):
 
 
 # --- item 21: host syncs per forward ----------------------------------------------------------------------------------
-SYNC_FUNCTIONS = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "nonzero", "argwhere", "masked_select", "unique"}
+SYNC_FUNCTIONS = {
+    "item",
+    "tolist",
+    "__bool__",
+    "__int__",
+    "__float__",
+    "__index__",
+    "nonzero",
+    "argwhere",
+    "masked_select",
+    "unique",
+}
 PACKAGE = str(Path(seedformer.__file__).parent)
 
 
@@ -149,11 +168,14 @@ class CountHostSyncs(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         index = args[1] if len(args) > 1 else None
         bool_index = name in ("__getitem__", "__setitem__") and any(
-            isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in (index if isinstance(index, tuple) else (index,))
+            isinstance(i, torch.Tensor) and i.dtype == torch.bool
+            for i in (index if isinstance(index, tuple) else (index,))
         )
         if name in SYNC_FUNCTIONS or bool_index:
             # The innermost caller outside torch (and this file) made the call: Seedformer's, or transformers' own.
-            caller = [f for f in traceback.extract_stack() if "/torch/" not in f.filename and f.filename != __file__][-1]
+            caller = [f for f in traceback.extract_stack() if "/torch/" not in f.filename and f.filename != __file__][
+                -1
+            ]
             ours = caller.filename.startswith(PACKAGE)
             self.calls.append((name, f"{Path(caller.filename).name}:{caller.lineno}" if ours else None))
         return func(*args, **(kwargs or {}))
@@ -196,12 +218,14 @@ def test_one_host_sync_per_encoder_forward_and_none_per_cached_decoder_step():
     tokens = torch.full((4, 1), 2)
     per_step = []
     for _ in range(4):  # greedy decoding with the cache, as generate() does it
-        def step():
-            return model(encoder_outputs=encoded, attention_mask=batch["attention_mask"],
-                         decoder_input_ids=tokens[:, -1:], past_key_values=cache, use_cache=True)
-
         with torch.no_grad(), CountHostSyncs() as counter:
-            out = step()
+            out = model(
+                encoder_outputs=encoded,
+                attention_mask=batch["attention_mask"],
+                decoder_input_ids=tokens[:, -1:],
+                past_key_values=cache,
+                use_cache=True,
+            )
         per_step.append(len(counter.ours))
         tokens = torch.cat([tokens, out.logits[:, -1].argmax(-1, keepdim=True)], dim=1)
     assert per_step == [1, 0, 0, 0]  # the uncached first step checks the ids; generated ids need no check
