@@ -240,3 +240,22 @@ def test_value_checks_still_raise_after_fusing():
         model(input_ids=ids, token_type_ids=torch.full_like(ids, 2))
     with pytest.raises(ValueError, match=r"`position_ids` must be in \[0, 64\).*min -1"):
         model(input_ids=ids, position_ids=torch.arange(-1, 5)[None])
+
+
+# --- item 18: a seq2seq forward with input_ids alone ------------------------------------------------------------------
+def test_seq2seq_forward_with_input_ids_alone_shifts_them_into_the_decoder_like_bart():
+    from seedformer import SeedformerForConditionalGeneration, SeedformerSeq2SeqModel
+    from seedformer.modeling.modeling_seq2seq import shift_tokens_right
+
+    config = tiny_config(is_encoder_decoder=True, decoder_start_token_id=2)
+    ids = torch.randint(5, 99, (3, 7))
+    for cls in (SeedformerForConditionalGeneration, SeedformerSeq2SeqModel):
+        model = cls(config).eval()
+        with torch.no_grad():
+            out = model(input_ids=ids)
+            explicit = model(input_ids=ids, decoder_input_ids=shift_tokens_right(ids, 0, 2))
+            assert torch.equal(out[0], explicit[0]) and out[0].shape[:2] == (3, 7)
+            assert model(**model.dummy_inputs)[0].shape[:2] == model.dummy_inputs["input_ids"].shape
+    model = SeedformerForConditionalGeneration(tiny_config(is_encoder_decoder=True))  # no decoder_start_token_id
+    with pytest.raises(ValueError, match="decoder_start_token_id"):
+        model(input_ids=ids)
