@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import typing
 from typing import ClassVar
 
 from huggingface_hub.dataclasses import strict
@@ -37,11 +37,13 @@ def resolve_field_types(cls):
     Apply it under `@strict`. Only fields declared on `cls` itself are resolved: the base class's fields keep the
     (unchecked) behaviour every transformers config has.
     """
-    namespace = vars(sys.modules[cls.__module__])
     own = cls.__dict__.get("__annotations__", {})
+    # A stand-in class holding only these annotations, so that typing resolves them in this module's namespace
+    # without touching the base class's (some of those name `torch`, which its module imports lazily).
+    hints = typing.get_type_hints(type("OwnFields", (), {"__annotations__": dict(own), "__module__": cls.__module__}))
     for field in dataclasses.fields(cls):
-        if field.name in own and isinstance(field.type, str):
-            field.type = eval(field.type, namespace)  # noqa: S307 - our own annotation strings, as typing does
+        if field.name in hints and isinstance(field.type, str):
+            field.type = hints[field.name]
     return cls
 
 
