@@ -3,13 +3,17 @@
 Field names follow BERT (`hidden_size`, `num_hidden_layers`, ...) wherever the concept exists, and BART for the
 decoder sizes (`decoder_layers`, ...), because transformers 5 sizes its generation caches from those names.
 
-Invalid values raise at construction (and again on `save_pretrained`). Like every transformers 5 config, the
+Invalid values and wrong types (a string or float for a size, anything but a bool for a switch, NaN for a float)
+raise at construction (and again on `save_pretrained`). Like every transformers 5 config, the
 error type is `huggingface_hub.errors.StrictDataclassError` (re-exported as `seedformer.ConfigValidationError`);
 its `__cause__` is a `ValueError` whose message names the field and the allowed values.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import typing
 from typing import ClassVar
 
 from huggingface_hub.dataclasses import strict
@@ -25,7 +29,26 @@ UNPADDED_EXECUTION = ("auto", "always", "never")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", *GATED_ACTIVATIONS)
 
 
+def resolve_field_types(cls):
+    """Turn the string annotations of `cls`'s own fields back into types, so that `@strict` checks them.
+
+    `from __future__ import annotations` stores every annotation as a string, and `@strict` silently skips string
+    types: without this, `sparse_prediction="false"` (a truthy string) or `hidden_size=64.0` would pass unchecked.
+    Apply it under `@strict`. Only fields declared on `cls` itself are resolved: the base class's fields keep the
+    (unchecked) behaviour every transformers config has.
+    """
+    own = cls.__dict__.get("__annotations__", {})
+    # A stand-in class holding only these annotations, so that typing resolves them in this module's namespace
+    # without touching the base class's (some of those name `torch`, which its module imports lazily).
+    hints = typing.get_type_hints(type("OwnFields", (), {"__annotations__": dict(own), "__module__": cls.__module__}))
+    for field in dataclasses.fields(cls):
+        if field.name in hints and isinstance(field.type, str):
+            field.type = hints[field.name]
+    return cls
+
+
 @strict
+@resolve_field_types
 class SeedformerConfig(PreTrainedConfig):
     r"""Configuration of a Seedformer encoder (and optional decoder).
 
@@ -157,6 +180,10 @@ class SeedformerConfig(PreTrainedConfig):
     # ------------------------------------------------------------------------------------------------------------
     @property
     def head_dim(self) -> int:
+        # transformers' own `validate_architecture` reads `head_dim` before our validators run: name the field
+        # here rather than fail with a ZeroDivisionError.
+        if self.num_attention_heads <= 0:
+            raise ValueError(f"`num_attention_heads` must be a positive integer, got {self.num_attention_heads}.")
         return self.hidden_size // self.num_attention_heads
 
     @property
@@ -195,12 +222,13 @@ class SeedformerConfig(PreTrainedConfig):
                 )
         if self.position_embedding_type == "rope" and self.head_dim % 2:
             raise ValueError(f"rotary positions need an even head dimension; hidden_size/num_attention_heads = {self.head_dim}.")
-        if self.layer_norm_eps <= 0:
-            raise ValueError(f"`layer_norm_eps` must be > 0, got {self.layer_norm_eps}.")
-        if self.initializer_range < 0:
-            raise ValueError(f"`initializer_range` must be >= 0, got {self.initializer_range}.")
-        if self.rope_theta <= 0:
-            raise ValueError(f"`rope_theta` must be > 0, got {self.rope_theta}.")
+        # Written as `not (x > 0)` / isfinite so that NaN (which fails every comparison) is rejected too.
+        for name in ("layer_norm_eps", "rope_theta"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"`{name}` must be a finite number > 0, got {value}.")
+        if not (self.initializer_range >= 0 and math.isfinite(self.initializer_range)):
+            raise ValueError(f"`initializer_range` must be a finite number >= 0, got {self.initializer_range}.")
         if self.position_offset < 0:
             raise ValueError(f"`position_offset` must be >= 0, got {self.position_offset}.")
 
@@ -231,10 +259,13 @@ class SeedformerConfig(PreTrainedConfig):
             )
 
     def validate_special_tokens(self):
-        for name in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
+        # BertConfig only warns here (transformers' `validate_token_ids`); an out-of-vocabulary id fails later inside
+        # the embedding or `generate()`, so Seedformer refuses it up front. `eos_token_id` may be a list of ids.
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
-            if value is not None and not 0 <= value < self.vocab_size:
-                raise ValueError(f"`{name}` ({value}) must be in [0, vocab_size={self.vocab_size}).")
+            for token_id in value if isinstance(value, list) else [value]:
+                if token_id is not None and not 0 <= token_id < self.vocab_size:
+                    raise ValueError(f"`{name}` ({value}) must be in [0, vocab_size={self.vocab_size}).")
 
 
 __all__ = ["SeedformerConfig"]

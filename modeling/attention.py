@@ -85,7 +85,7 @@ class _AttentionBase(nn.Module):
             output, weights = interface(self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs)
         else:
             output, weights = self._attend_packed(interface, query, key, value, packed, queries, dropout, **kwargs)
-        output = output.reshape(*output.shape[:-2], -1)
+        output = output.reshape(*output.shape[:-2], output.shape[-2] * output.shape[-1])  # explicit: may hold 0 rows
         return self.out_proj(output), weights
 
     def _attend_packed(self, interface, query, key, value, packed: PackedSequences, queries: QuerySubset | None,
@@ -121,6 +121,8 @@ class _AttentionBase(nn.Module):
             else:
                 out = interface(self, q, k, v, None, dropout=dropout, scaling=self.scaling, **kwargs)[0]
             outputs.append(out.reshape(1, q_length * count, *out.shape[2:]) if count == 1 else out.flatten(0, 1)[None])
+        if not outputs:  # no sequence has a selected query (sparse MLM on a batch without a masked token)
+            return query.new_zeros(1, 0, *query.shape[1:2], query.shape[-1]), None
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)), None
 
 

@@ -141,7 +141,9 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         source = input_ids if input_ids is not None else inputs_embeds
         if source is not None:
             self._check_position_limit(source.shape[1], past_length)
-        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, None, None, past_length)
+        # Value checks (one host sync) only on the uncached call: during generate() the later steps feed back ids
+        # that the model's own vocabulary projection produced, and a sync per generated token would stall the GPU.
+        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, None, None, past_length, check_values=past_length == 0)
         batch_size, seq_len = source.shape[:2]
         position_ids = torch.arange(past_length, past_length + seq_len, device=source.device).unsqueeze(0)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import PreTrainedModel
+from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
@@ -40,28 +40,45 @@ def check_inputs(
     token_type_ids: torch.Tensor | None,
     position_ids: torch.Tensor | None,
     past_length: int = 0,
-) -> None:
+    check_values: bool = True,
+    fetch: tuple[torch.Tensor, ...] = (),
+) -> list[list[int]]:
     """Raise a clear `ValueError` for malformed inputs before any kernel runs (an out-of-range id would otherwise
-    surface as an opaque index error, or as a device-side assert on GPU)."""
+    surface as an opaque index error, or as a device-side assert on GPU): `check_input_shapes`, then
+    `check_input_values` (see there for `check_values` and `fetch`)."""
+    check_input_shapes(config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids, past_length)
+    return check_input_values(config, input_ids, token_type_ids, position_ids, check_values, fetch)
+
+
+def check_input_shapes(
+    config: SeedformerConfig,
+    input_ids: torch.Tensor | None,
+    inputs_embeds: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+    token_type_ids: torch.Tensor | None,
+    position_ids: torch.Tensor | None,
+    past_length: int = 0,
+) -> tuple[int, int]:
+    """Shape checks (free: no device sync). Returns the inputs' (batch, seq_len)."""
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
     if input_ids is not None:
         if input_ids.dim() != 2:
             raise ValueError(f"`input_ids` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
         shape = tuple(input_ids.shape)
-        if input_ids.numel() and not torch.compiler.is_compiling():
-            low, high = int(input_ids.min()), int(input_ids.max())
-            if low < 0 or high >= config.vocab_size:
-                raise ValueError(
-                    f"`input_ids` contains ids outside the vocabulary [0, {config.vocab_size}): min {low}, max {high}."
-                    " Was the tokenizer trained with a larger vocabulary than `config.vocab_size`?"
-                )
     else:
         if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
             raise ValueError(
                 f"`inputs_embeds` must have shape (batch, seq_len, {config.hidden_size}), got {tuple(inputs_embeds.shape)}."
             )
         shape = tuple(inputs_embeds.shape[:2])
+    if shape[0] == 0:
+        raise ValueError(f"The batch is empty (inputs of shape {shape}): pass at least one sequence.")
+    if shape[1] == 0:
+        raise ValueError(
+            f"The sequences have length 0 (inputs of shape {shape}): every sequence needs at least one token"
+            " (a tokenizer adds [CLS] / [SEP] unless `add_special_tokens=False`)."
+        )
     if config.position_embedding_type != "rope" and position_ids is None and shape[1] + past_length > config.max_position_embeddings:
         raise ValueError(
             f"Sequence length {shape[1] + past_length} exceeds `max_position_embeddings` ({config.max_position_embeddings})."
@@ -74,18 +91,52 @@ def check_inputs(
         )
     if attention_mask is not None and attention_mask.dim() not in (2, 4):
         raise ValueError(f"`attention_mask` must be 2-D (batch, seq_len) or 4-D, got {attention_mask.dim()}-D.")
-    if token_type_ids is not None:
-        if tuple(token_type_ids.shape) != shape:
-            raise ValueError(f"`token_type_ids` has shape {tuple(token_type_ids.shape)} but the inputs have shape {shape}.")
-        if not torch.compiler.is_compiling() and token_type_ids.numel():
-            if int(token_type_ids.min()) < 0 or int(token_type_ids.max()) >= max(config.type_vocab_size, 1):
-                raise ValueError(f"`token_type_ids` must be in [0, {config.type_vocab_size}) (config.type_vocab_size).")
-    if position_ids is not None:
-        if position_ids.shape[-1] != shape[1]:
-            raise ValueError(f"`position_ids` has shape {tuple(position_ids.shape)} but the inputs have shape {shape}.")
-        if config.position_embedding_type != "rope" and not torch.compiler.is_compiling() and position_ids.numel():
-            if int(position_ids.min()) < 0 or int(position_ids.max()) >= config.max_position_embeddings:
-                raise ValueError(f"`position_ids` must be in [0, {config.max_position_embeddings}) (max_position_embeddings).")
+    if token_type_ids is not None and tuple(token_type_ids.shape) != shape:
+        raise ValueError(f"`token_type_ids` has shape {tuple(token_type_ids.shape)} but the inputs have shape {shape}.")
+    if position_ids is not None and position_ids.shape[-1] != shape[1]:
+        raise ValueError(f"`position_ids` has shape {tuple(position_ids.shape)} but the inputs have shape {shape}.")
+    return shape
+
+
+def check_input_values(
+    config: SeedformerConfig,
+    input_ids: torch.Tensor | None,
+    token_type_ids: torch.Tensor | None,
+    position_ids: torch.Tensor | None,
+    check_values: bool = True,
+    fetch: tuple[torch.Tensor, ...] = (),
+) -> list[list[int]]:
+    """Range checks of ids, token types and position ids. They need min/max on the host: all of them are stacked
+    and copied in ONE transfer, i.e. one device sync per forward, not one per reduction (there were up to six).
+    `fetch`: further integer tensors the caller needs on the host (the unpadding decision's token counts); they ride
+    along in the same transfer and come back as lists, in order. `check_values=False` skips the range checks (the
+    decoder's cached generation steps: generated ids come from the model's own vocabulary)."""
+    # (tensor, allowed values [0, high), message, hint)
+    ranges = []
+    if check_values and not torch.compiler.is_compiling():
+        if input_ids is not None:
+            high = config.vocab_size
+            ranges.append((input_ids, high, f"`input_ids` contains ids outside the vocabulary [0, {high})",
+                           " Was the tokenizer trained with a larger vocabulary than `config.vocab_size`?"))
+        if token_type_ids is not None:
+            high = max(config.type_vocab_size, 1)
+            ranges.append((token_type_ids, high, f"`token_type_ids` must be in [0, {high}) (config.type_vocab_size)", ""))
+        if position_ids is not None and position_ids.numel() and config.position_embedding_type != "rope":
+            high = config.max_position_embeddings
+            ranges.append((position_ids, high, f"`position_ids` must be in [0, {high}) (max_position_embeddings)", ""))
+    parts = [torch.stack([t.min(), t.max()]).long() for t, _, _, _ in ranges] + [t.reshape(-1).long() for t in fetch]
+    if not parts:
+        return []
+    host = torch.cat(parts).tolist()  # the one host sync
+    for index, (_, high, message, hint) in enumerate(ranges):
+        low_seen, high_seen = host[2 * index], host[2 * index + 1]
+        if low_seen < 0 or high_seen >= high:
+            raise ValueError(f"{message}: min {low_seen}, max {high_seen}.{hint}")
+    fetched, offset = [], 2 * len(ranges)
+    for t in fetch:
+        fetched.append(host[offset : offset + t.numel()])
+        offset += t.numel()
+    return fetched
 
 
 class SeedformerPreTrainedModel(PreTrainedModel):
@@ -138,7 +189,13 @@ class SeedformerPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_pickle: bool = False, **kwargs):
         """`PreTrainedModel.from_pretrained` that loads safetensors weights only. Unpickling a `.bin` checkpoint can
         run arbitrary code, so it needs an explicit `allow_pickle=True` (transformers then still uses
-        `torch.load(weights_only=True)`)."""
+        `torch.load(weights_only=True)`).
+
+        A checkpoint of another model type (a BERT or BART folder) raises a `ValueError` that names the converter:
+        its weights have other names (and BERT's q/k/v are separate), so transformers would load a mostly random
+        model with only warnings."""
+        if not isinstance(kwargs.get("config"), PreTrainedConfig):
+            _refuse_other_model_types(pretrained_model_name_or_path, kwargs)
         if not allow_pickle:
             if kwargs.get("use_safetensors") is False:
                 raise ValueError("`use_safetensors=False` loads pickled weights; pass `allow_pickle=True` to opt in.")
@@ -172,6 +229,42 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             return_dict=True,
             **kwargs,
         )
+
+
+# model_type -> (function, script) that turn such a checkpoint into a Seedformer one with identical numbers.
+CONVERTERS = {
+    "bert": ("seedformer.conversion.convert_bert_checkpoint", "scripts/convert_bert_checkpoint.py"),
+    "bart": ("seedformer.conversion.convert_bart_checkpoint", "scripts/convert_bart_checkpoint.py"),
+}
+
+
+def _refuse_other_model_types(pretrained_model_name_or_path, kwargs: dict) -> None:
+    """Raise when the checkpoint's config.json names another `model_type` (transformers only warns)."""
+    hub_kwargs = {
+        name: kwargs[name]
+        for name in ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
+        if name in kwargs
+    }
+    try:
+        config_dict, _ = SeedformerConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
+    except (OSError, ValueError):
+        return  # no readable config: from_pretrained itself reports that
+    model_type = config_dict.get("model_type")
+    if model_type in (None, SeedformerConfig.model_type):
+        return
+    message = (
+        f"{pretrained_model_name_or_path} holds a `{model_type}` checkpoint, not a Seedformer one: its weights would "
+        "not load into Seedformer's parameters (the model would be mostly random)."
+    )
+    if model_type in CONVERTERS:
+        function, script = CONVERTERS[model_type]
+        message += (
+            f" Convert it first, with identical numbers: `python {script} {pretrained_model_name_or_path} <out_dir>` "
+            f"or `{function}(src, dst)`, then load <out_dir>."
+        )
+    else:
+        message += f" Seedformer converts BERT and BART checkpoints only ({', '.join(CONVERTERS)})."
+    raise ValueError(message)
 
 
 class Pooler(nn.Module):
@@ -211,36 +304,43 @@ class SeedformerModel(SeedformerPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
 
-    def _use_unpadded(self, attention_mask: torch.Tensor | None, prediction_mask: torch.Tensor | None, kwargs: dict) -> bool:
-        """Whether this forward drops padding (`config.unpadded_execution`; see `SeedformerConfig`).
+    def _may_unpad(self, attention_mask: torch.Tensor | None, kwargs: dict) -> bool:
+        """Whether this forward may drop padding at all (`config.unpadded_execution`; see `SeedformerConfig`).
 
         Never for: no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per padded
         position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded path);
         `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
-        `"auto"` also needs a real first token in every row, so the pooler reads the same position as BERT's does on
-        left-padded batches; and >= `MIN_PADDING_TO_UNPAD` padding unless a `prediction_mask` lets the last layer
-        skip most tokens. A `prediction_mask` that selects padded positions keeps the padded path.
+        Decided from Python state only: no device sync.
         """
-        mode = self.config.unpadded_execution
-        if mode == "never" or not self.allow_unpadding or attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
+        if self.config.unpadded_execution == "never" or not self.allow_unpadding:
+            return False
+        if attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
             return False
         if self.config._attn_implementation == "flex_attention":
             return False
-        for name in ("output_attentions", "output_hidden_states"):
-            if kwargs.get(name, getattr(self.config, name, False)):
-                return False
-        if prediction_mask is not None and bool((prediction_mask & ~attention_mask.bool()).any()):
+        return not any(kwargs.get(name, getattr(self.config, name, False)) for name in ("output_attentions", "output_hidden_states"))
+
+    def _unpad_decision(self, seqlens: list[int], seq_len: int, stray_predictions: int, has_predictions: bool) -> bool:
+        """The data-dependent half, from host values: "always" packs; "auto" packs when >= `MIN_PADDING_TO_UNPAD`
+        of the batch is padding, or whenever a `prediction_mask` lets the last layer skip most tokens. A
+        `prediction_mask` that selects padded positions (`stray_predictions` > 0) keeps the padded path."""
+        if stray_predictions:
             return False
-        if mode == "always":
-            return True
-        if not bool(attention_mask[:, 0].all()):
-            return False
-        if prediction_mask is not None:
+        if self.config.unpadded_execution == "always" or has_predictions:
             return True
         # Below ~10% padding the packing (gather, scatter, one attention call per run of equal lengths) costs about
         # what it saves: measured 0.88x BERT on a BERT-base 8 x 128 batch with 2% padding.
-        padding_fraction = 1.0 - float(attention_mask.float().mean())
+        padding_fraction = 1.0 - sum(seqlens) / (len(seqlens) * seq_len)
         return padding_fraction >= MIN_PADDING_TO_UNPAD
+
+    def _use_unpadded(self, attention_mask: torch.Tensor | None, prediction_mask: torch.Tensor | None, kwargs: dict) -> bool:
+        """What `forward` decides for these inputs (for tools such as the benchmark; `forward` itself fetches the
+        counts together with its input checks)."""
+        if not self._may_unpad(attention_mask, kwargs):
+            return False
+        real = attention_mask.bool()
+        stray = 0 if prediction_mask is None else int((prediction_mask.bool() & ~real).sum())
+        return self._unpad_decision(real.sum(1).tolist(), attention_mask.shape[1], stray, prediction_mask is not None)
 
     @merge_with_config_defaults
     @capture_outputs
@@ -259,37 +359,69 @@ class SeedformerModel(SeedformerPreTrainedModel):
         When `_use_unpadded` says so, padding is dropped right here: embeddings, every layer and the final norm run
         on the (1, T, hidden) packed real tokens, and `last_hidden_state` is padded back once (zeros at padding).
 
+        Padding side does not matter: a left-padded row's learned / sinusoidal positions count from its first real
+        token, and the pooler reads each row's first real token (its [CLS]), so every row gets the outputs it gets
+        alone (BERT instead counts positions from, and pools, position 0, a padding token in left-padded rows).
+        Right-padded and unpadded batches are unchanged.
+
         prediction_mask (B, L) bool: the only positions whose final state the caller reads (sparse MLM prediction).
             `last_hidden_state` is then (N, hidden), those positions in row-major order, and on the unpadded path
             the last layer computes nothing else beyond keys and values (plus the first tokens for the pooler).
+            N may be 0 (no masked token in the batch).
         """
-        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
-        batch_size, seq_len = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        if position_ids is None:
-            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
+        batch_size, seq_len = check_input_shapes(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
         if prediction_mask is not None:
             if tuple(prediction_mask.shape) != (batch_size, seq_len):
                 raise ValueError(f"`prediction_mask` has shape {tuple(prediction_mask.shape)} but the inputs have shape {(batch_size, seq_len)}.")
             prediction_mask = prediction_mask.bool()
             if attention_mask is None:
+                device = input_ids.device if input_ids is not None else inputs_embeds.device
                 attention_mask = torch.ones(batch_size, seq_len, dtype=torch.long, device=device)
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
+        # Each row's first real position (0 without a mask): where left-padded rows start.
+        first_index = None
+        if attention_mask is not None and attention_mask.dim() == 2:
+            first_index = attention_mask.ne(0).int().argmax(dim=1)  # the first maximum: the first real token
+
+        # The token counts that the unpadding decision and the packing need travel to the host together with the
+        # input checks: one device sync for all of it.
+        may_unpad = self._may_unpad(attention_mask, kwargs)
+        fetch, needed = [], None
+        if may_unpad:
+            real = attention_mask.bool()
+            fetch.append(real.sum(1))  # (B,) sequence lengths
+            if prediction_mask is not None:
+                fetch.append((prediction_mask & ~real).sum())  # predictions at padded positions
+                needed = prediction_mask
+                if self.pooler is not None:  # the last layer also computes each row's first real token
+                    needed = needed.clone()
+                    needed[torch.arange(batch_size, device=device), first_index] = True
+                fetch.append((needed & real).sum(1))  # (B,) rows the last layer computes per sequence
+        if prediction_mask is not None:
+            fetch.append(prediction_mask.sum())
+        fetched = check_input_values(self.config, input_ids, token_type_ids, position_ids, fetch=tuple(fetch))
+        num_predictions = fetched[-1][0] if prediction_mask is not None else None
+
+        if position_ids is None:
+            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
+            # Learned / sinusoidal positions of a left-padded row count from its first real token (rotary positions
+            # are relative: a shift changes nothing). Right-padded rows keep exactly 0..L-1.
+            if first_index is not None and self.config.position_embedding_type != "rope":
+                position_ids = (position_ids - first_index[:, None]).clamp(min=0)
 
         # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
         # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
         kwargs.pop("use_cache", None)
         packed = queries = None
-        if self._use_unpadded(attention_mask, prediction_mask, kwargs):
-            packed = PackedSequences.from_attention_mask(attention_mask)
+        if may_unpad and self._unpad_decision(fetched[0], seq_len, fetched[1][0] if prediction_mask is not None else 0,
+                                              prediction_mask is not None):
+            packed = PackedSequences.from_attention_mask(attention_mask, seqlens=fetched[0])
             input_ids, token_type_ids, position_ids, inputs_embeds = (
                 unpad(t, packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
             )
             kwargs["packed"] = packed
-            if prediction_mask is not None:
-                needed = prediction_mask.clone()
-                if self.pooler is not None:
-                    needed[:, 0] = True
-                queries = packed.select(needed)
+            if needed is not None:
+                queries = packed.select(needed, seqlens=fetched[2])
         hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
         if packed is None:
             attention_mask = create_bidirectional_mask(
@@ -307,17 +439,33 @@ class SeedformerModel(SeedformerPreTrainedModel):
         if self.final_norm is not None:
             hidden_states = self.final_norm(hidden_states)
 
+        first_token_states = None
         if queries is not None:
-            rows = hidden_states[0]  # (N', hidden): the `needed` positions, row-major
-            is_first = (torch.arange(seq_len, device=device) == 0).expand(batch_size, seq_len)
-            first_token_states = rows[is_first[needed]]
-            hidden_states = rows[prediction_mask[needed]]
+            rows = hidden_states[0]  # (N', hidden): the `needed` real positions, row-major
+            if self.pooler is not None:
+                # A row's first real token is the first of its selected rows; an all-padding row has none (zeros).
+                starts = queries.cu_seqlens[:-1].long()
+                has_tokens = packed.cu_seqlens[1:] > packed.cu_seqlens[:-1]
+                if rows.shape[0]:
+                    first_token_states = rows.index_select(0, starts.clamp(max=rows.shape[0] - 1))
+                    first_token_states = first_token_states.masked_fill(~has_tokens[:, None], 0.0)
+                else:
+                    first_token_states = rows.new_zeros(batch_size, rows.shape[-1])
+                # Which of the selected rows are predictions (the others are first tokens only).
+                is_prediction = prediction_mask.reshape(-1).index_select(0, packed.indices.index_select(0, queries.index))
+                rows = rows.index_select(0, torch.nonzero_static(is_prediction, size=num_predictions).reshape(-1))
+            hidden_states = rows
         else:
             if packed is not None:
                 hidden_states = pad(hidden_states, packed)
-            first_token_states = hidden_states[:, 0]
+            if self.pooler is not None:
+                first_token_states = (
+                    hidden_states[:, 0] if first_index is None
+                    else hidden_states[torch.arange(batch_size, device=device), first_index]
+                )
             if prediction_mask is not None:
-                hidden_states = hidden_states[prediction_mask]
+                flat = torch.nonzero_static(prediction_mask.reshape(-1), size=num_predictions).reshape(-1)
+                hidden_states = hidden_states.reshape(batch_size * seq_len, -1).index_select(0, flat)
         return BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=self.pooler(first_token_states) if self.pooler is not None else None,
@@ -342,14 +490,33 @@ class MaskedLMHead(nn.Module):
         return self.decoder(self.norm(self.act(self.dense(hidden_states))))
 
 
+def check_mlm_labels(labels: torch.Tensor | None, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> None:
+    """Masked-LM labels must be (B, L) like the inputs; a wrong shape would otherwise fail deep in the loss."""
+    if labels is None:
+        return
+    source = input_ids if input_ids is not None else inputs_embeds
+    expected = tuple(source.shape[:2]) if source is not None else None
+    if expected is not None and tuple(labels.shape) != expected:
+        raise ValueError(
+            f"`labels` must have the inputs' shape (batch, seq_len) = {expected}, with -100 at positions without a "
+            f"target; got {tuple(labels.shape)}."
+        )
+
+
 def sparse_prediction_mask(config, labels: torch.Tensor | None) -> torch.BoolTensor | None:
     """The labelled positions (B, L) when the MLM head runs only there (`config.sparse_prediction` and labels)."""
     return labels != -100 if config.sparse_prediction and labels is not None else None
 
 
-def masked_lm_labels(labels: torch.Tensor | None, prediction_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """Labels aligned with the logits: (N,) at the predicted positions in the sparse case, else unchanged (B, L)."""
-    return labels if prediction_mask is None else labels[prediction_mask]
+def masked_lm_labels(labels: torch.Tensor | None, prediction_mask: torch.Tensor | None, num_predictions: int = -1) -> torch.Tensor | None:
+    """Labels aligned with the logits: (N,) at the predicted positions in the sparse case, else unchanged (B, L).
+    `num_predictions` (N, known from the logits' shape) saves the device sync of a boolean-mask index."""
+    if prediction_mask is None:
+        return labels
+    if num_predictions < 0:
+        return labels[prediction_mask]
+    flat = torch.nonzero_static(prediction_mask.reshape(-1), size=num_predictions).reshape(-1)
+    return labels.reshape(-1).index_select(0, flat)
 
 
 class _MaskedLMMixin:
@@ -385,14 +552,20 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         """labels (B, L) with -100 at unmasked positions. Loss honours `num_items_in_batch` (gradient accumulation).
 
         logits (B, L, vocab), or (N, vocab) at the labelled positions with `config.sparse_prediction`.
+
+        A batch without any labelled position gives a NaN loss on both paths, as BERT's (a mean over zero tokens),
+        and all-zero gradients; under the Trainer, which passes `num_items_in_batch`, such a batch adds 0 to a
+        summed loss. The sparse path then has N = 0 rows and runs no vocabulary projection.
         """
+        check_mlm_labels(labels, input_ids, inputs_embeds)
         prediction_mask = sparse_prediction_mask(self.config, labels)
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                prediction_mask=prediction_mask, **kwargs)
         logits = self.mlm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits, masked_lm_labels(labels, prediction_mask), vocab_size=self.config.vocab_size, **kwargs)
+            targets = masked_lm_labels(labels, prediction_mask, logits.shape[0])
+            loss = self.loss_function(logits, targets, vocab_size=self.config.vocab_size, **kwargs)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
@@ -438,7 +611,10 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         next_sentence_label: torch.LongTensor | None = None,
         **kwargs,
     ) -> SeedformerForPreTrainingOutput:
-        """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random."""
+        """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random.
+
+        No labelled MLM position in the batch: the MLM part of the loss is NaN, as in `BertForPreTraining`."""
+        check_mlm_labels(labels, input_ids, inputs_embeds)
         prediction_mask = sparse_prediction_mask(self.config, labels)
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                prediction_mask=prediction_mask, **kwargs)
@@ -446,7 +622,7 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         nsp_logits = self.nsp_head(outputs.pooler_output)
         loss = None
         if labels is not None:
-            flat_labels = masked_lm_labels(labels, prediction_mask).reshape(-1)
+            flat_labels = masked_lm_labels(labels, prediction_mask, prediction_logits.shape[0]).reshape(-1)
             loss = F.cross_entropy(prediction_logits.reshape(-1, self.config.vocab_size).float(), flat_labels)
         if next_sentence_label is not None:
             nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))

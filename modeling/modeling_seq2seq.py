@@ -41,6 +41,17 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_s
     return shifted.masked_fill(shifted == -100, pad_token_id)
 
 
+def decoder_inputs_from_input_ids(config: SeedformerConfig, input_ids: torch.Tensor | None) -> torch.Tensor:
+    """Neither decoder inputs nor labels given: the decoder reads `input_ids` shifted right, as BART's forward does
+    (so `model(input_ids=...)` and `model(**model.dummy_inputs)` work)."""
+    if input_ids is None or config.decoder_start_token_id is None:
+        raise ValueError(
+            "Pass `labels` (training) or `decoder_input_ids` (the target prefix to decode from); with `input_ids` "
+            "alone, the decoder reads them shifted right behind `config.decoder_start_token_id`, which must be set."
+        )
+    return shift_tokens_right(input_ids, config.pad_token_id, config.decoder_start_token_id)
+
+
 def _require_encoder_decoder(config: SeedformerConfig, cls_name: str) -> None:
     if not config.is_encoder_decoder:
         raise ValueError(
@@ -154,7 +165,7 @@ class SeedformerSeq2SeqModel(_EncoderDecoderMixin, SeedformerPreTrainedModel):
     ) -> Seq2SeqModelOutput:
         """input_ids / attention_mask (B, Ls) source; decoder_input_ids (B, Lt) -> last_hidden_state (B, Lt, hidden)."""
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            raise ValueError("Pass `decoder_input_ids` (or `decoder_inputs_embeds`): the target prefix to decode from.")
+            decoder_input_ids = decoder_inputs_from_input_ids(self.config, input_ids)
         return self._run_seq2seq(
             input_ids,
             attention_mask,
@@ -254,7 +265,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            raise ValueError("Pass `labels` (training) or `decoder_input_ids` (the target prefix to decode from).")
+            decoder_input_ids = decoder_inputs_from_input_ids(self.config, input_ids)
         outputs = self._run_seq2seq(
             input_ids,
             attention_mask,

@@ -37,15 +37,21 @@ class PackedSequences:
     seq_len: int
 
     @classmethod
-    def from_attention_mask(cls, attention_mask: torch.Tensor) -> PackedSequences:
+    def from_attention_mask(cls, attention_mask: torch.Tensor, seqlens: list[int] | None = None) -> PackedSequences:
         """attention_mask (B, L) of 0/1 (or bool). Holes inside a row are allowed (a row's real tokens are packed
-        together in order, exactly the set of keys the padded path lets them attend to)."""
+        together in order, exactly the set of keys the padded path lets them attend to).
+
+        seqlens: the B row lengths, when the caller already has them on the host (`SeedformerModel` fetches them
+        with its input checks); then building the packing needs no device sync at all."""
         batch_size, seq_len = attention_mask.shape
         keep = attention_mask.bool()
         lengths = keep.sum(dim=1, dtype=torch.int32)
-        indices = torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
+        if seqlens is None:
+            seqlens = lengths.tolist()  # a host sync
+        seqlens = tuple(seqlens)
+        # nonzero_static: the output size is known, so no sync to size it (plain nonzero syncs).
+        indices = torch.nonzero_static(keep.reshape(-1), size=sum(seqlens)).reshape(-1)
         cu_seqlens = torch.nn.functional.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
-        seqlens = tuple(lengths.tolist())  # the host sync of the unpadded path (`select` adds one for sparse MLM)
         return cls(indices, cu_seqlens, seqlens, _runs(seqlens), max(seqlens, default=0), batch_size, seq_len)
 
     @property
@@ -67,14 +73,18 @@ class PackedSequences:
             return tuple((length, length, count) for length, count in self.runs)
         return tuple((q_length, k_length, count) for (q_length, k_length), count in _runs(zip(queries.seqlens, self.seqlens)))
 
-    def select(self, mask: torch.Tensor) -> QuerySubset:
+    def select(self, mask: torch.Tensor, seqlens: list[int] | None = None) -> QuerySubset:
         """The packed tokens where `mask` (B, L) bool is set: the rows a sparse head reads after the last layer.
-        Positions outside `attention_mask` cannot be selected (they are not in the packed row)."""
+        Positions outside `attention_mask` cannot be selected (they are not in the packed row).
+
+        seqlens: the B counts of selected real tokens per row, when the caller has them on the host (no sync then)."""
         chosen = mask.reshape(-1).index_select(0, self.indices)  # (T,) in packed order
-        index = torch.nonzero(chosen, as_tuple=False).reshape(-1)
         cumulative = torch.nn.functional.pad(torch.cumsum(chosen, dim=0, dtype=torch.int32), (1, 0))
         cu_seqlens = cumulative.index_select(0, self.cu_seqlens.long())
-        seqlens = tuple(torch.diff(cu_seqlens).tolist())
+        if seqlens is None:
+            seqlens = torch.diff(cu_seqlens).tolist()  # a host sync
+        seqlens = tuple(seqlens)
+        index = torch.nonzero_static(chosen, size=sum(seqlens)).reshape(-1)
         return QuerySubset(index, cu_seqlens, seqlens, max(seqlens, default=0))
 
 

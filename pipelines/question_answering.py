@@ -10,17 +10,18 @@ so this one lives under its own name (registered on `import seedformer`) and ser
 
 Long contexts are split into overlapping chunks (`max_seq_len`, `doc_stride`); every chunk is scored and the best
 spans over all chunks win. `score` is p(start) * p(end) under each chunk's softmax over context tokens, as in the
-transformers 4 pipeline. Lists of inputs run in batches (`batch_size=`).
+transformers 4 pipeline; the search within a chunk is exhaustive over every span of at most `max_answer_len`
+tokens (no n-best shortlist), so the answer is the best span any chunk offers. Lists of inputs run in batches
+(`batch_size=`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from transformers import AutoModelForQuestionAnswering
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
-
-from ..finetuning.span_decoding import best_spans
 
 TASK = "extractive-question-answering"
 
@@ -29,6 +30,17 @@ def _log_softmax(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     x = np.where(mask, x.astype(np.float64), -np.inf)
     top = x[mask].max() if mask.any() else 0.0
     return x - top - np.log(np.exp(x - top).sum())
+
+
+def _top_spans(start: np.ndarray, end: np.ndarray, max_answer_len: int, k: int) -> list[tuple[float, int, int]]:
+    """The k best (start + end score, start token, end token) with start <= end < start + max_answer_len, by an
+    exhaustive search. start, end: (L,) log-probabilities, -inf outside the context."""
+    length = len(start)
+    i, j = np.indices((length, length))
+    scores = np.where((j >= i) & (j - i < max_answer_len), start[:, None] + end[None, :], -np.inf).ravel()
+    k = min(k, int(np.isfinite(scores).sum()))
+    best = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=int)
+    return [(float(scores[b]), int(b // length), int(b % length)) for b in best[np.argsort(-scores[best])]]
 
 
 class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
@@ -65,6 +77,9 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         elif isinstance(question, str) and isinstance(context, str):
             inputs = {"question": question, "context": context}
         else:
+            for key, value in (("question", question), ("context", context)):
+                if not isinstance(value, (str, list, tuple)):
+                    raise ValueError(f"The {key} must be a string (or a list of strings), got {type(value).__name__}: {value!r}")
             questions = [question] * len(context) if isinstance(question, str) else list(question)
             contexts = [context] * len(questions) if isinstance(context, str) else list(context)
             if len(questions) != len(contexts):
@@ -73,6 +88,9 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         for item in inputs if isinstance(inputs, list) else [inputs]:
             if not isinstance(item, dict) or "question" not in item or "context" not in item:
                 raise ValueError(f"Each input must be a dict with 'question' and 'context', got {item!r}")
+            for key in ("question", "context"):
+                if not isinstance(item[key], str):
+                    raise ValueError(f"The {key} must be a string, got {type(item[key]).__name__}: {item[key]!r}")
             if not item["question"].strip() or not item["context"].strip():
                 raise ValueError("question and context must be non-empty")
         return super().__call__(inputs, **kwargs)
@@ -87,6 +105,8 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         if room <= 0:
             raise ValueError(f"The question ({question_len} tokens) leaves no room for context in max_seq_len={max_seq_len}")
         doc_stride = min(doc_stride, room // 2)  # the tokenizer needs stride < room for the context
+        # Lists, not one tensor: the last chunk is usually shorter than the others, and every chunk becomes its own
+        # (1, length) tensor below (batching pads them in the pipeline's collate function).
         encoded = tokenizer(
             question if question_first else context,
             context if question_first else question,
@@ -95,16 +115,15 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
             stride=doc_stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
-            return_tensors="pt",
             padding=False,
         )
         context_index = 1 if question_first else 0
-        n_chunks = encoded["input_ids"].shape[0]
+        n_chunks = len(encoded["input_ids"])
         for i in range(n_chunks):
             sequence_ids = encoded.sequence_ids(i)
             offsets = [tuple(o) if sequence_ids[k] == context_index else None
-                       for k, o in enumerate(encoded["offset_mapping"][i].tolist())]
-            model_inputs = {k: encoded[k][i : i + 1] for k in tokenizer.model_input_names if k in encoded}
+                       for k, o in enumerate(encoded["offset_mapping"][i])]
+            model_inputs = {k: torch.tensor([encoded[k][i]]) for k in tokenizer.model_input_names if k in encoded}
             yield {**model_inputs, "offsets": offsets, "context": context, "is_last": i == n_chunks - 1}
 
     def _forward(self, inputs):
@@ -118,17 +137,19 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         candidates, null_score = {}, 0.0
         for output in all_outputs:
             offsets = output["offsets"]
-            length = len(offsets)  # batched chunks are padded: keep this chunk's own tokens
-            start = output["start_logits"][0, :length].float().numpy()
-            end = output["end_logits"][0, :length].float().numpy()
+            # Batched chunks are padded to the longest one, on the tokenizer's padding side: keep this chunk's tokens.
+            length = len(offsets)
+            keep = slice(-length, None) if self.tokenizer.padding_side == "left" else slice(0, length)
+            start = output["start_logits"][0, keep].float().numpy()
+            end = output["end_logits"][0, keep].float().numpy()
             mask = np.array([o is not None for o in offsets])
             if handle_impossible_answer:  # p([CLS] as start and end) over the whole chunk
                 everything = np.ones_like(mask)
                 null_score = max(null_score, float(np.exp(_log_softmax(start, everything)[0] + _log_softmax(end, everything)[0])))
-            spans = best_spans(_log_softmax(start, mask), _log_softmax(end, mask), offsets, mask,
-                               n_best=max(20, top_k), max_answer_length=max_answer_len)
-            for log_score, char_start, char_end in spans:
-                key = (char_start, char_end)  # the same span seen from overlapping chunks: keep its best score
+            # A chunk's top_k suffice: a span outside them is beaten by top_k distinct spans at least as good overall.
+            spans = _top_spans(_log_softmax(start, mask), _log_softmax(end, mask), max_answer_len, k=top_k)
+            for log_score, first, last in spans:
+                key = (offsets[first][0], offsets[last][1])  # a span seen from overlapping chunks: keep its best score
                 candidates[key] = max(candidates.get(key, 0.0), float(np.exp(log_score)))
         answers = [{"score": score, "start": s, "end": e, "answer": context[s:e], "text": context[s:e]}
                    for (s, e), score in candidates.items()]

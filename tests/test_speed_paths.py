@@ -97,16 +97,16 @@ def test_unpadded_equals_padded_outputs_and_gradients(variant):
 
 
 def test_auto_mode_chooses_the_path():
-    """auto: unpad when there is padding; keep the padded path for attention outputs, left padding, no padding."""
+    """auto: unpad when there is padding, on either side; keep the padded path for attention outputs, no padding."""
     config = tiny_config()
     model = SeedformerModel(config).eval()
     batch = padded_batch()
     calls = []
     original = PackedSequences.from_attention_mask
 
-    def spy(mask):
+    def spy(mask, seqlens=None):
         calls.append(mask.shape)
-        return original(mask)
+        return original(mask, seqlens)
 
     PackedSequences.from_attention_mask = spy
     try:
@@ -115,14 +115,15 @@ def test_auto_mode_chooses_the_path():
         model(**batch, output_hidden_states=True)
         model(**batch, output_attentions=True)
         model(input_ids=batch["input_ids"], attention_mask=torch.ones_like(batch["attention_mask"]))
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"].flip(1))  # left padding
         almost_full = torch.ones_like(batch["attention_mask"])
         almost_full[0, -1] = 0  # 2% padding: below MIN_PADDING_TO_UNPAD, packing would cost more than it saves
         model(input_ids=batch["input_ids"], attention_mask=almost_full)
         assert len(calls) == 1
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"].flip(1))  # left padding
+        assert len(calls) == 2
         model.config.unpadded_execution = "always"
         model(input_ids=batch["input_ids"], attention_mask=torch.ones_like(batch["attention_mask"]))
-        assert len(calls) == 2
+        assert len(calls) == 3
     finally:
         PackedSequences.from_attention_mask = original
     with pytest.raises(ConfigValidationError):
