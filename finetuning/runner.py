@@ -73,6 +73,8 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     The task's main metric is `metric_for_best_model` unless the arguments name another, so
     `--load_best_model_at_end` keeps the best checkpoint by it.
     """
+    if not (training_args.do_train or training_args.do_eval or training_args.do_predict):
+        raise ValueError("Nothing to do: add --do_train, --do_eval and/or --do_predict (with --test_file).")
     set_seed(training_args.seed)
     recipe = get_recipe(data_args)
     raw = load_raw_datasets(data_args, seed=training_args.seed)

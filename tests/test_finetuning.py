@@ -393,6 +393,14 @@ def test_missing_label_column_is_an_error(tmp_path, base_ckpt, finetune):
     assert "no header row" not in str(error.value)  # a real header: no hint about headerless files
 
 
+def test_a_run_with_nothing_to_do_fails(tmp_path, base_ckpt, finetune):
+    train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(8, seed=1))
+    with pytest.raises(ValueError, match="Nothing to do.*--do_train"):
+        finetune(["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
+                  "--output_dir", str(tmp_path / "out"), *TRAIN_FLAGS])
+    assert not (tmp_path / "out").exists()
+
+
 def test_empty_eval_split_is_an_error(tmp_path, base_ckpt, finetune):
     with pytest.raises(ValueError, match="validation split is empty"):
         _run_bad(finetune, tmp_path, base_ckpt, sentiment_rows(8, seed=1), [])
