@@ -16,6 +16,7 @@ transformers 4 pipeline. Lists of inputs run in batches (`batch_size=`).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from transformers import AutoModelForQuestionAnswering
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
@@ -95,16 +96,15 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
             stride=doc_stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
-            return_tensors="pt",
             padding=False,
-        )
+        )  # lists, not tensors: the last chunk of a long context is shorter than the others
         context_index = 1 if question_first else 0
-        n_chunks = encoded["input_ids"].shape[0]
+        n_chunks = len(encoded["input_ids"])
         for i in range(n_chunks):
             sequence_ids = encoded.sequence_ids(i)
             offsets = [tuple(o) if sequence_ids[k] == context_index else None
-                       for k, o in enumerate(encoded["offset_mapping"][i].tolist())]
-            model_inputs = {k: encoded[k][i : i + 1] for k in tokenizer.model_input_names if k in encoded}
+                       for k, o in enumerate(encoded["offset_mapping"][i])]
+            model_inputs = {k: torch.tensor([encoded[k][i]]) for k in tokenizer.model_input_names if k in encoded}
             yield {**model_inputs, "offsets": offsets, "context": context, "is_last": i == n_chunks - 1}
 
     def _forward(self, inputs):
