@@ -116,7 +116,7 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
             padding=False,
-        )
+        )  # lists, not tensors: the last chunk of a long context is shorter than the others
         context_index = 1 if question_first else 0
         n_chunks = len(encoded["input_ids"])
         for i in range(n_chunks):

@@ -143,6 +143,20 @@ def test_extractive_qa_long_context_and_batches(ckpts):
         qa(question="who ?")
 
 
+
+def test_extractive_qa_last_chunk_shorter(ckpts):
+    """The chunks of a long context differ in length (the last one is shorter): each is its own (1, L) batch."""
+    qa = pipeline("extractive-question-answering", model=str(ckpts["qa"]))
+    uneven = 0
+    for extra in range(4):  # whatever the tokenizer's exact lengths, some of these leave a short last chunk
+        context = " ".join([CONTEXT] * 6 + ["bob"] * extra)
+        chunks = list(qa.preprocess({"question": "who saw it ?", "context": context}, max_seq_len=24, doc_stride=6))
+        uneven += len({c["input_ids"].shape[1] for c in chunks}) > 1
+        answer = qa(question="who saw it ?", context=context, max_seq_len=24, doc_stride=6)
+        assert context[answer["start"] : answer["end"]] == answer["answer"] and answer["answer"]
+    assert uneven, "no context gave chunks of different lengths: the test would not exercise the short last chunk"
+
+
 # --- sentence embeddings ------------------------------------------------------------------------------------------
 def test_pooling_ignores_padding():
     hidden = torch.randn(2, 4, 3)
