@@ -197,7 +197,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         PretrainingArguments(output_dir=str(pretrain_dir), do_train=True, do_eval=True, max_steps=args.pretrain_steps,
                              per_device_train_batch_size=args.pretrain_batch_size, learning_rate=1e-3,
                              warmup_steps=max(1, args.pretrain_steps // 10), weight_decay=0.01, save_strategy="no",
-                             **common),
+                             **{**common, "logging_steps": max(1, min(10, args.pretrain_steps // 5))}),
     )
     stages.append(StageResult("pretraining", time.perf_counter() - start,
                               f"MLM loss {loss_history(pretrain_dir)[0][1]:.3f} -> eval {pretrain_metrics['eval_loss']:.3f} "
