@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import time
 from pathlib import Path
 
 import datasets
@@ -22,10 +23,12 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from ..configuration import SeedformerConfig
 from ..hub.export import RemoteCodeCallback
 from .arguments import PRESETS, DataArguments, ModelArguments
+from .callbacks import LinearProbe, TimeBudgetCallback, load_probe_data
 from .corpus import load_corpus
 from .denoising import set_seq2seq_special_ids
 from .metrics import PretrainingMetrics, preprocess_logits_for_metrics
 from .objectives import PretrainingObjective, get_objective
+from .recipes import apply_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +207,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     """Train (resuming when asked or when output_dir holds a checkpoint), evaluate, save. Returns all metrics."""
     _setup_logging(training_args)
     objective = get_objective(data_args.objective)
+    recipe = None
+    if model_args.model_name_or_path is None and model_args.config_name is None:
+        recipe = apply_recipe(model_args, data_args, training_args)  # fills the options left at their defaults
     set_seed(training_args.seed)
 
     tokenizer_name = model_args.tokenizer_name or model_args.model_name_or_path
@@ -233,6 +239,18 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         # (`special_tokens_mask`, the word-boundary `offset_mapping`), which the Trainer would otherwise drop.
         training_args.remove_unused_columns = False
 
+    callbacks = [RemoteCodeCallback()]  # --push_to_hub: every checkpoint push carries the model code
+    budget_minutes = getattr(training_args, "max_train_minutes", None)
+    if budget_minutes:
+        schedule = getattr(training_args, "budget_lr_schedule", True)
+        warmup = getattr(training_args, "budget_warmup_fraction", None)
+        if warmup is None:
+            warmup = recipe.budget_warmup_fraction if recipe is not None else 0.1
+        if schedule:  # the clock drives the multiplier of a constant schedule (pretraining/callbacks.py)
+            training_args.lr_scheduler_type = "constant"
+            training_args.warmup_steps = 0
+        callbacks.append(TimeBudgetCallback(budget_minutes, schedule=schedule, warmup_fraction=warmup, resume_from=resume))
+
     model_class = objective.model_class()
     model_kwargs = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
     if model_args.model_name_or_path is not None:
@@ -241,6 +259,15 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         model = model_class._from_config(config, **model_kwargs)
     logger.info("Model: %s, %.2fM parameters", model_class.__name__, model.num_parameters() / 1e6)
 
+    compute_metrics = None
+    if training_args.do_eval:
+        probe = None
+        if data_args.probe_file:
+            texts, labels = load_probe_data(data_args.probe_file, data_args.probe_samples, data_args.probe_text_column,
+                                            data_args.probe_label_column, seed=training_args.seed)
+            probe = LinearProbe(tokenizer, texts, labels, max_length=data_args.max_seq_length)
+        # The probe reads the model being trained (the Trainer's own reference, unwrapped).
+        compute_metrics = PretrainingMetrics(probe=probe, model_getter=(lambda: trainer.model) if probe else None)
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -248,16 +275,28 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         eval_dataset=eval_dataset,
         data_collator=objective.build_collator(tokenizer, data_args),
         processing_class=tokenizer,
-        compute_metrics=PretrainingMetrics() if training_args.do_eval else None,
+        compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=preprocess_logits_for_metrics if training_args.do_eval else None,
-        callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
+        callbacks=callbacks,
     )
 
     metrics: dict = {}
     if training_args.do_train:
+        wall, cpu = time.monotonic(), time.process_time()
         result = trainer.train(resume_from_checkpoint=resume)
-        trainer.save_model()  # model + tokenizer in output_dir
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        if objective.export_model is None:
+            trainer.save_model()  # model + tokenizer in output_dir
+        elif trainer.is_world_process_zero():  # e.g. ELECTRA: the discriminator, a normal encoder checkpoint
+            objective.export_model(trainer.model).save_pretrained(training_args.output_dir)
+            tokenizer.save_pretrained(training_args.output_dir)
         train_metrics = dict(result.metrics)
+        # Wall and CPU seconds of this process's training (a resumed run: since the resume; CPU time sums the
+        # process's threads); tokens: every optimizer step of the run, resumes included (padding counts for NSP).
+        train_metrics["train_wall_seconds"] = wall
+        train_metrics["train_cpu_seconds"] = cpu
+        train_metrics["train_tokens"] = (trainer.state.global_step * training_args.per_device_train_batch_size * training_args.world_size
+                                         * training_args.gradient_accumulation_steps * data_args.max_seq_length)
         if train_dataset is not None and not isinstance(train_dataset, datasets.IterableDataset):
             train_metrics["train_samples"] = len(train_dataset)
         trainer.log_metrics("train", train_metrics)
