@@ -91,6 +91,11 @@ class PretrainingArguments(TrainingArguments):
         metadata={"help": "Stop training after this many minutes of wall time (carried across resumes); a checkpoint is"
                   " saved at the stop unless --save_strategy no. Set --max_steps high enough not to stop first."},
     )
+    budget_clock: str = field(
+        default="wall",
+        metadata={"help": "What --max_train_minutes counts: wall (wall-clock) | cpu (this process's CPU time: the work "
+                  "done, unaffected by other jobs on a shared machine; with one thread, core-minutes)."},
+    )
     budget_lr_schedule: bool = field(
         default=True,
         metadata={"help": "With --max_train_minutes: the learning rate warms up over --budget_warmup_fraction of the "

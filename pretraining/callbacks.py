@@ -32,8 +32,9 @@ def budget_lr_factor(progress: float, warmup_fraction: float) -> float:
 
 
 class TimeBudgetCallback(TrainerCallback):
-    """Stop training after `minutes` of wall time spent in training (evaluation included), checkpointing there when
-    saving is on. With `schedule=True` the learning rate follows `budget_lr_factor` of the time spent instead of the
+    """Stop training after `minutes` spent in training (evaluation included), checkpointing there when saving is on.
+    `clock="wall"` counts wall time; `clock="cpu"` counts this process's CPU time (all its threads), which on a shared
+    machine measures the work done rather than the neighbours' load (with one thread, CPU minutes = core minutes). With `schedule=True` the learning rate follows `budget_lr_factor` of the time spent instead of the
     step count (the Trainer's scheduler must be `constant`: this callback replaces its multiplier).
 
     The time spent is carried across a resume: every checkpoint gets a `time_budget.json` with the seconds spent so
@@ -41,8 +42,16 @@ class TimeBudgetCallback(TrainerCallback):
     """
 
     def __init__(
-        self, minutes: float, schedule: bool = False, warmup_fraction: float = 0.1, resume_from: str | None = None
+        self,
+        minutes: float,
+        schedule: bool = False,
+        warmup_fraction: float = 0.1,
+        resume_from: str | None = None,
+        clock: str = "wall",
     ):
+        if clock not in ("wall", "cpu"):
+            raise ValueError(f"budget clock must be 'wall' or 'cpu', got {clock!r}.")
+        self.clock = time.monotonic if clock == "wall" else time.process_time
         if minutes <= 0:
             raise ValueError(f"max_train_minutes must be > 0, got {minutes}.")
         if not 0 <= warmup_fraction < 1:
@@ -56,13 +65,13 @@ class TimeBudgetCallback(TrainerCallback):
         self.start = None
 
     def spent(self) -> float:
-        return self.spent_before + (time.monotonic() - self.start if self.start is not None else 0.0)
+        return self.spent_before + (self.clock() - self.start if self.start is not None else 0.0)
 
     def progress(self) -> float:
         return self.spent() / self.seconds
 
     def on_train_begin(self, args, state, control, lr_scheduler=None, optimizer=None, **kwargs):
-        self.start = time.monotonic()
+        self.start = self.clock()
         if not self.schedule:
             return
         if lr_scheduler is None or not hasattr(lr_scheduler, "lr_lambdas"):
@@ -74,6 +83,7 @@ class TimeBudgetCallback(TrainerCallback):
         lr_scheduler.lr_lambdas = [factor] * len(lr_scheduler.lr_lambdas)
         for group, base in zip(optimizer.param_groups, lr_scheduler.base_lrs):
             group["lr"] = base * factor(0)
+        lr_scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what the Trainer logs
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.spent() >= self.seconds:

@@ -1,8 +1,10 @@
 """Named pretraining recipes: a model preset plus the data and optimisation hyper-parameters that go with it.
 
-`scripts/pretrain.py --preset cpu_small` (the default for a from-scratch run) applies one. A recipe only fills the
-options a run leaves at their defaults: `--learning_rate 1e-3 --preset cpu_small` keeps 1e-3. The plain config
-presets (`bert_like`, `modern`) set the model only, as before.
+`scripts/pretrain.py --preset cpu_small` (the default for a from-scratch run) applies one. On the command line
+(`parse_pretraining_args`) the recipe's values become the parser's defaults, so every flag given explicitly wins:
+`--preset cpu_small --learning_rate 1e-3` keeps 1e-3. Python callers of `pretrain(...)` with dataclasses built by
+hand get the recipe on the fields left at their dataclass defaults (`apply_recipe`). The plain config presets
+(`bert_like`, `modern`) set the model only, as before.
 
 Why `cpu_small` looks as it does (sources: Cramming, Geiping & Goldstein 2023; MosaicBERT, Portes et al. 2023;
 ELECTRA, Clark et al. 2020; LTG-BERT for BabyLM, Samuel et al. 2023; measurements in docs/pretrain_study/):
@@ -86,11 +88,11 @@ def _is_default(value, default) -> bool:
 def apply_recipe(
     model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
 ) -> PretrainingRecipe | None:
-    """Fill the options left at their defaults from the recipe named by `model_args.preset` (None: not a recipe,
-    or the run continues from a checkpoint / a config file, which fixes the model)."""
+    """Fill the options left at their defaults from the recipe named by `model_args.preset` (None: not a recipe).
+    Arguments parsed by `parse_pretraining_args` already hold the recipe and are returned unchanged."""
     recipe = RECIPES.get(model_args.preset)
-    if recipe is None:
-        return None
+    if recipe is None or getattr(model_args, "_recipe_applied", False):
+        return recipe
     for args, values in ((data_args, recipe.data), (training_args, recipe.training)):
         defaults = _defaults(type(args))
         for name, value in values.items():
@@ -101,4 +103,38 @@ def apply_recipe(
     return recipe
 
 
-__all__ = ["RECIPES", "PretrainingRecipe", "apply_recipe"]
+def _preset_in_argv(argv: list[str]) -> str | None:
+    """The --preset named on the command line (default preset if none); None when the model comes from a checkpoint
+    or a config (--model_name_or_path / --config_name), which a recipe does not apply to."""
+    from .arguments import DEFAULT_PRESET
+
+    preset = DEFAULT_PRESET
+    for i, arg in enumerate(argv):
+        name = arg.split("=", 1)[0]
+        if name in ("--model_name_or_path", "--config_name"):
+            return None
+        if name == "--preset":
+            preset = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else preset)
+    return preset
+
+
+def parse_pretraining_args(argv: list[str]):
+    """`scripts/pretrain.py`'s parsing: (ModelArguments, DataArguments, PretrainingArguments), with the recipe of
+    `--preset` as the parser's defaults so that explicit flags override it (even when equal to the stock default)."""
+    from transformers import HfArgumentParser
+
+    from .arguments import PretrainingArguments
+
+    parser = HfArgumentParser((ModelArguments, DataArguments, PretrainingArguments))
+    recipe = RECIPES.get(_preset_in_argv(argv) or "")
+    if recipe is not None:
+        parser.set_defaults(**recipe.data, **recipe.training)
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
+    if recipe is not None:
+        model_args._recipe_applied = True
+        if isinstance(training_args.lr_scheduler_type, str):
+            training_args.lr_scheduler_type = SchedulerType(training_args.lr_scheduler_type)
+    return model_args, data_args, training_args
+
+
+__all__ = ["RECIPES", "PretrainingRecipe", "apply_recipe", "parse_pretraining_args"]

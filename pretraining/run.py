@@ -249,7 +249,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         if schedule:  # the clock drives the multiplier of a constant schedule (pretraining/callbacks.py)
             training_args.lr_scheduler_type = "constant"
             training_args.warmup_steps = 0
-        callbacks.append(TimeBudgetCallback(budget_minutes, schedule=schedule, warmup_fraction=warmup, resume_from=resume))
+        clock = getattr(training_args, "budget_clock", "wall")
+        callbacks.append(TimeBudgetCallback(budget_minutes, schedule, warmup, resume_from=resume, clock=clock))
 
     model_class = objective.model_class()
     model_kwargs = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
