@@ -306,7 +306,31 @@ def random_init_checkpoint(args: StudyArguments, arm: str, seed: int, paths: dic
         set_seed(seed)
         SeedformerForMaskedLM(config).save_pretrained(out)
         tokenizer.save_pretrained(out)
-    return str(out), {"params_non_embedding": _non_embedding_params(out)}
+    stats = {"params_non_embedding": _non_embedding_params(out)}
+    if paths.get("imdb_train"):  # the same linear probe as the pretrained arms get (400 reviews, seed 0)
+        stats["probe_accuracy"] = probe_checkpoint(args, out, paths)
+    return str(out), stats
+
+
+def probe_checkpoint(args: StudyArguments, checkpoint, paths: dict) -> float:
+    """The pretraining runs' linear probe (`callbacks.LinearProbe` on `probe_samples` IMDB training reviews) on a
+    saved encoder, e.g. a random init, so its frozen features compare with the pretrained ones."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from .callbacks import LinearProbe, load_probe_data
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    texts, labels = load_probe_data(paths["imdb_train"], args.probe_samples, seed=0)
+    length = args.max_seq_length or 128
+    encoder = AutoModel.from_pretrained(checkpoint)
+    return LinearProbe(tokenizer, texts, labels, max_length=length)(_Wrap(encoder))
+
+
+class _Wrap:
+    """Gives a bare encoder the `.seedformer` attribute `LinearProbe` looks for."""
+
+    def __init__(self, encoder):
+        self.seedformer = encoder
 
 
 # ---------------------------------------------------------------------------------------------------------------------
