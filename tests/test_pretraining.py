@@ -301,7 +301,8 @@ def test_bad_input_fails_before_training(corpus, tmp_path):
         (["--train_file", str(empty)], "no non-blank text|empty"),
         (["--text_column", "review"], "Text column 'review' not found"),
         (["--config_overrides", TINY_MODEL + ",vocab_size=50"], "tokenizer has .* tokens but the model's vocab_size is 50"),
-        (["--max_seq_length", "128"], "max_seq_length=128 exceeds the model's max_position_embeddings=64"),
+        # learned absolute positions (bert_like; the default cpu_small preset is rotary, without a length limit)
+        (["--preset", "bert_like", "--max_seq_length", "128"], "max_seq_length=128 exceeds the model's max_position_embeddings=64"),
         (["--config_overrides", TINY_MODEL + ",type_vocab_size=1", "--objective", "mlm_nsp"], "type_vocab_size >= 2"),
     ]
     for extra, message in cases:
