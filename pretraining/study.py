@@ -60,6 +60,7 @@ ARMS: dict[str, dict] = {
     "cpu_small": {"preset": "cpu_small", "objective": "mlm"},
     "electra": {"preset": "cpu_small", "objective": "electra", "data": {"mlm_probability": 0.15}},
     "random_init": {"kind": "random", "preset": "cpu_small"},
+    "random_init_bert_like": {"kind": "random", "preset": "bert_like", "config_overrides": OLD_SHAPE + ",sparse_prediction=true"},
     "tfidf": {"kind": "tfidf"},
     "tfidf_truncated": {"kind": "tfidf", "truncate": True},
 }  # fmt: skip
@@ -299,7 +300,8 @@ def random_init_checkpoint(args: StudyArguments, arm: str, seed: int, paths: dic
     out = Path(args.work_dir) / "random_init" / f"{arm}-seed{seed}"
     if not (out / "model.safetensors").is_file():
         tokenizer = AutoTokenizer.from_pretrained(paths["tokenizer"])
-        overrides = parse_config_overrides(args.model_overrides)
+        spec_overrides = ",".join(x for x in (ARMS[arm].get("config_overrides"), args.model_overrides) if x)
+        overrides = parse_config_overrides(spec_overrides)
         config = getattr(SeedformerConfig, ARMS[arm]["preset"])(
             vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **overrides
         )

@@ -18,6 +18,8 @@ def test_generator_is_narrower_and_shares_the_token_embeddings():
     gen = generator_config(config, 4)
     assert (gen.hidden_size, gen.num_attention_heads, gen.intermediate_size) == (16, 1, 32)
     model = SeedformerElectraForPreTraining(config)
+    # the detection logit starts at the prior odds of a replaced token, not at 50%
+    assert torch.sigmoid(model.discriminator.detection_out.bias).item() == pytest.approx(0.13, abs=0.01)
     assert model.generator.embeddings.word_embeddings is None  # reads the discriminator's table through a projection
     ids = torch.randint(9, 100, (2, 12))
     ids[:, 3:6] = 7  # the masked positions' original token
