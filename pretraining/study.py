@@ -480,15 +480,17 @@ def plot_study(results_csv: str, plot_file: str) -> None:
         keys = [k for k in summary if k[2] == task]
         budgets = sorted({k[1] for k in keys if k[1] > 0}) or [1.0]
         span = (0, max(budgets) * 1.05)
+        bands, band_colors = [], ["grey", "tab:olive", "tab:cyan"]
         for arm in sorted({k[0] for k in keys}):
             kind = ARMS.get(arm, {}).get("kind")
             points = sorted((k[1], summary[k]) for k in keys if k[0] == arm)
-            if kind == "random":
+            if kind == "random":  # one band per random-init architecture
                 s = points[0][1]
-                ax.axhspan(
-                    s["mean"] - s["std"], s["mean"] + s["std"], color="grey", alpha=0.25, label=f"{arm} (mean ± std)"
-                )
-                ax.axhline(s["mean"], color="grey", lw=1)
+                color = band_colors[len(bands) % len(band_colors)]
+                bands.append(arm)
+                low, high = s["mean"] - max(s["std"], 0.002), s["mean"] + max(s["std"], 0.002)
+                ax.axhspan(low, high, color=color, alpha=0.3, label=f"{arm} (mean ± std, n={s['n']})")
+                ax.axhline(s["mean"], color=color, lw=1)
             elif kind == "tfidf":
                 ax.hlines(
                     points[0][1]["mean"],
