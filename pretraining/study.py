@@ -82,8 +82,10 @@ class StudyArguments:
     )
     results_csv: str = field(default="docs/pretrain_study/results.csv")
     plot_file: str | None = field(default="docs/figures/pretrain_study.png")
-    arms: str = field(default="bert_like,modern,cpu_small,electra,random_init,tfidf,tfidf_truncated")
-    budgets: str = field(default="15,60", metadata={"help": "Pretraining budgets in wall-clock minutes."})
+    arms: str = field(
+        default="bert_like,modern,cpu_small,electra,random_init,random_init_bert_like,tfidf,tfidf_truncated"
+    )
+    budgets: str = field(default="15,60", metadata={"help": "Pretraining budgets in minutes (see --budget_clock)."})
     tasks: str = field(default="imdb,conll")
     seeds: str = field(default="0,1,2", metadata={"help": "Finetuning seeds (pretraining uses seed 0)."})
     threads: int = field(default=1, metadata={"help": "torch threads (the budget is per this many cores)."})
