@@ -477,7 +477,7 @@ def plot_study(results_csv: str, plot_file: str) -> None:
         return
     summary = summarize(rows)
     tasks = sorted({k[2] for k in summary})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(8.5 * len(tasks), 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         keys = [k for k in summary if k[2] == task]
         budgets = sorted({k[1] for k in keys if k[1] > 0}) or [1.0]
@@ -523,7 +523,7 @@ def plot_study(results_csv: str, plot_file: str) -> None:
             xlim=span,
         )
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the lines span the axes
     fig.tight_layout()
     Path(plot_file).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(plot_file, dpi=110)
