@@ -800,6 +800,49 @@ class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
+class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
+    """ELECTRA's discriminator: for every token, the logit that it was replaced (by a small generator's sample).
+
+    The backbone sits under `seedformer` like every other head, so a checkpoint of this class loads into
+    `AutoModelForSequenceClassification` etc. with the encoder weights intact (the detection head is dropped).
+    """
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SeedformerConfig):
+        super().__init__(config)
+        self.seedformer = SeedformerModel(config, add_pooling_layer=False)
+        # ELECTRA's discriminator head: dense -> activation -> one logit per token.
+        self.detection_dense = nn.Linear(config.hidden_size, config.hidden_size, bias=config.mlp_bias)
+        self.detection_act = ACT2FN[config.base_act]
+        self.detection_out = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        """labels (B, L): 1 = replaced, 0 = original, -100 = ignored (padding). logits (B, L).
+
+        The loss is the sigmoid cross-entropy averaged over the labelled tokens (those of the attention mask, when
+        labels are -100 only at padding), as in ELECTRA.
+        """
+        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        logits = self.detection_out(self.detection_act(self.detection_dense(outputs.last_hidden_state))).squeeze(-1)
+        loss = None
+        if labels is not None:
+            keep = labels != -100
+            loss = F.binary_cross_entropy_with_logits(logits[keep].float(), labels[keep].float())
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
 def _classifier_dropout(config) -> float:
     return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
 
@@ -815,4 +858,5 @@ __all__ = [
     "SeedformerForQuestionAnswering",
     "SeedformerForMultipleChoice",
     "SeedformerForPreTrainingOutput",
+    "SeedformerForReplacedTokenDetection",
 ]

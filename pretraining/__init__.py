@@ -5,6 +5,9 @@
 - `nsp.build_nsp_pairs`: documents -> BERT next-sentence-prediction pairs.
 - `objectives`: the `--objective` registry (model class, dataset builder, collator per name).
 - `run.pretrain`: the Trainer run behind `scripts/pretrain.py`.
+- `electra`: ELECTRA replaced-token detection (`--objective electra`); the run saves the discriminator.
+- `recipes`: named recipes (`--preset cpu_small`, the default from scratch); `callbacks`: time budget, linear probe.
+- `study`: the recipe study behind `scripts/pretrain_study.py` (arms x budgets x tasks x seeds -> CSV + plot).
 """
 
 from .blocks import build_mlm_blocks

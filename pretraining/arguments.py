@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-PRESETS = ("bert_like", "modern")
+# Config presets (SeedformerConfig classmethods). `cpu_small` is also a full recipe (pretraining/recipes.py): it sets
+# masking, learning rate, schedule, batch and sequence length where the run leaves them at their defaults.
+PRESETS = ("cpu_small", "bert_like", "modern")
+DEFAULT_PRESET = "cpu_small"
 
 
 @dataclass
@@ -19,9 +22,13 @@ class ModelArguments:
         default=None, metadata={"help": "Checkpoint to continue pretraining from. Leave unset to train from scratch."}
     )
     config_name: str | None = field(
-        default=None, metadata={"help": "Config folder/file, or a preset name (bert_like | modern). From-scratch runs only."}
+        default=None, metadata={"help": "Config folder/file, or a preset name (cpu_small | bert_like | modern). From-scratch runs only."}
     )
-    preset: str = field(default="bert_like", metadata={"help": "Config preset when --config_name is not given: bert_like | modern."})
+    preset: str = field(
+        default=DEFAULT_PRESET,
+        metadata={"help": "When --config_name is not given: cpu_small (the measured CPU recipe: model + masking, learning"
+                  " rate, schedule, batch; see pretraining/recipes.py) | bert_like | modern (model config only)."},
+    )
     config_overrides: str | None = field(
         default=None,
         metadata={"help": "Comma-separated config fields, e.g. 'hidden_size=256,num_hidden_layers=4,num_attention_heads=4'."},
@@ -35,7 +42,7 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    objective: str = field(default="mlm", metadata={"help": "mlm | wwm | mlm_nsp | span | infill (see pretraining/objectives.py)."})
+    objective: str = field(default="mlm", metadata={"help": "mlm | wwm | mlm_nsp | electra | span | infill (see pretraining/objectives.py)."})
     dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset name or folder."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name."})
     train_file: str | None = field(default=None, metadata={"help": "txt, json, jsonl, csv or parquet (optionally .gz)."})
@@ -63,6 +70,14 @@ class DataArguments:
     overwrite_cache: bool = field(default=False, metadata={"help": "Recompute the datasets.map caches."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training documents."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation documents."})
+    probe_file: str | None = field(
+        default=None,
+        metadata={"help": "Labelled texts (json/jsonl/csv/parquet) for a linear probe of the frozen encoder at every "
+                  "evaluation, logged as eval_probe_accuracy (logistic regression on mean-pooled features)."},
+    )
+    probe_samples: int = field(default=400, metadata={"help": "Texts of --probe_file used (half to fit, half to score)."})
+    probe_text_column: str = field(default="text")
+    probe_label_column: str = field(default="label")
 
 
 @dataclass
@@ -70,4 +85,22 @@ class PretrainingArguments(TrainingArguments):
     auto_resume: bool = field(
         default=True,
         metadata={"help": "Resume from the last complete checkpoint in output_dir when --resume_from_checkpoint is unset."},
+    )
+    max_train_minutes: float | None = field(
+        default=None,
+        metadata={"help": "Stop training after this many minutes of wall time (carried across resumes); a checkpoint is"
+                  " saved at the stop unless --save_strategy no. Set --max_steps high enough not to stop first."},
+    )
+    budget_clock: str = field(
+        default="wall",
+        metadata={"help": "What --max_train_minutes counts: wall (wall-clock) | cpu (this process's CPU time: the work "
+                  "done, unaffected by other jobs on a shared machine; with one thread, core-minutes)."},
+    )
+    budget_lr_schedule: bool = field(
+        default=True,
+        metadata={"help": "With --max_train_minutes: the learning rate warms up over --budget_warmup_fraction of the "
+                  "budget and decays linearly to 0 when it ends (replaces --lr_scheduler_type / --warmup_steps)."},
+    )
+    budget_warmup_fraction: float | None = field(
+        default=None, metadata={"help": "Warm-up share of the time budget (default: the recipe's, else 0.1)."}
     )

@@ -53,10 +53,15 @@ def preprocess_logits_for_metrics(logits, labels):
 
 
 class PretrainingMetrics:
-    """`compute_metrics` for the Trainer: `mlm_loss`, `perplexity`, `mlm_accuracy` and (with NSP) `nsp_accuracy`."""
+    """`compute_metrics` for the Trainer: `mlm_loss`, `perplexity`, `mlm_accuracy`, (with NSP) `nsp_accuracy`, and
+    with a `probe` (`pretraining.callbacks.LinearProbe`) `probe_accuracy`: a linear probe of the frozen encoder that
+    `model_getter()` returns at evaluation time (the Trainer logs it as `eval_probe_accuracy`)."""
 
-    def __init__(self):
+    def __init__(self, probe=None, model_getter=None):
         self.accuracy = load_metric("accuracy")
+        if (probe is None) != (model_getter is None):
+            raise ValueError("PretrainingMetrics: give both `probe` and `model_getter`, or neither.")
+        self.probe, self.model_getter = probe, model_getter
 
     def __call__(self, eval_pred) -> dict[str, float]:
         predictions = eval_pred.predictions
@@ -74,4 +79,8 @@ class PretrainingMetrics:
             metrics["nsp_accuracy"] = self.accuracy.compute(
                 predictions=np.asarray(predictions[2]).reshape(-1), references=np.asarray(nsp_labels).reshape(-1)
             )["accuracy"]
+        if self.probe is not None:
+            score = self.probe(self.model_getter())
+            if score is not None:
+                metrics["probe_accuracy"] = score
         return metrics

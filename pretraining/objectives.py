@@ -25,7 +25,7 @@ from typing import Any
 
 from transformers import DataCollatorForLanguageModeling
 
-from . import denoising
+from . import denoising, electra
 from .blocks import build_mlm_blocks
 from .collators import BatchSeededMaskingCollator
 from .nsp import build_nsp_pairs
@@ -43,6 +43,8 @@ class PretrainingObjective:
     needs_mask_token: the objective needs `tokenizer.mask_token`.
     prepare_config: `(config, tokenizer) -> None`, called on a freshly built config after `config_updates`
         (e.g. to set decoder start / eos ids from the tokenizer).
+    export_model: `(trained model) -> model` saved as the run's output when the trained model is only a training
+        container (ELECTRA: the generator + discriminator pair -> the discriminator). None: the trained model itself.
     """
 
     name: str
@@ -54,6 +56,7 @@ class PretrainingObjective:
     needs_token_types: bool = False
     needs_mask_token: bool = True
     prepare_config: Callable[[Any, Any], None] | None = None
+    export_model: Callable[[Any], Any] | None = None
 
 
 OBJECTIVES: dict[str, PretrainingObjective] = {}
@@ -75,7 +78,7 @@ def get_objective(name: str) -> PretrainingObjective:
 # ---------------------------------------------------------------------------------------------------------------------
 # Builders of the encoder objectives
 # ---------------------------------------------------------------------------------------------------------------------
-def _mlm_collator(tokenizer, data_args, whole_word: bool = False):
+def _mlm_collator(tokenizer, data_args, whole_word: bool = False, replace_probs: tuple[float, float] | None = None):
     # Masks seeded per batch (pretraining/collators.py): a resumed run and repeated evaluations see the same masks.
     # --mask_seed -1 falls back to the stock collator on torch's global RNG.
     mask_seed = getattr(data_args, "mask_seed", 0)
@@ -83,11 +86,13 @@ def _mlm_collator(tokenizer, data_args, whole_word: bool = False):
         cls, extra = DataCollatorForLanguageModeling, {}
     else:
         cls, extra = BatchSeededMaskingCollator, {"mask_seed": mask_seed}
+    if replace_probs is None:
+        replace_probs = (1.0, 0.0) if whole_word else (getattr(data_args, "mask_replace_prob", 0.8), getattr(data_args, "random_replace_prob", 0.1))
     return cls(
         tokenizer,
         mlm_probability=getattr(data_args, "mlm_probability", 0.15),
-        mask_replace_prob=1.0 if whole_word else getattr(data_args, "mask_replace_prob", 0.8),
-        random_replace_prob=0.0 if whole_word else getattr(data_args, "random_replace_prob", 0.1),
+        mask_replace_prob=replace_probs[0],
+        random_replace_prob=replace_probs[1],
         whole_word_mask=whole_word,
         pad_to_multiple_of=getattr(data_args, "pad_to_multiple_of", None),
         **extra,
@@ -187,5 +192,19 @@ register_objective(
         build_collator=denoising.build_infill_collator,
         config_updates={"is_encoder_decoder": True},
         prepare_config=denoising.set_seq2seq_special_ids,
+    )
+)
+
+# ELECTRA (pretraining/electra.py): MLM blocks masked as ELECTRA does (85% [MASK], 15% kept, no random tokens: the
+# generator supplies the replacements); the run saves only the discriminator.
+register_objective(
+    PretrainingObjective(
+        name="electra",
+        description="ELECTRA replaced-token detection: a 1/4-wide MLM generator + the discriminator, trained jointly",
+        model_class=electra.electra_model_class,
+        build_dataset=_blocks(whole_word=False),
+        build_collator=lambda tok, args: _mlm_collator(tok, args, replace_probs=(0.85, 0.0)),
+        prepare_config=electra.prepare_electra_config,
+        export_model=electra.export_discriminator,
     )
 )

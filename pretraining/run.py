@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import time
 from pathlib import Path
 
 import datasets
@@ -19,10 +20,12 @@ from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
 from ..configuration import SeedformerConfig
 from ..hub.export import RemoteCodeCallback
 from .arguments import PRESETS, DataArguments, ModelArguments
+from .callbacks import LinearProbe, TimeBudgetCallback, load_probe_data
 from .corpus import load_corpus
 from .denoising import set_seq2seq_special_ids
 from .metrics import PretrainingMetrics, preprocess_logits_for_metrics
 from .objectives import PretrainingObjective, get_objective
+from .recipes import apply_recipe
 from .resume import check_resumable, finished_run, last_complete_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -185,6 +188,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     if not (training_args.do_train or training_args.do_eval):
         raise ValueError("Nothing to do: add --do_train (pretrain) and/or --do_eval (evaluate the model).")
     objective = get_objective(data_args.objective)
+    recipe = None
+    if model_args.model_name_or_path is None and model_args.config_name is None:
+        recipe = apply_recipe(model_args, data_args, training_args)  # fills the options left at their defaults
     set_seed(training_args.seed)
 
     tokenizer_name = model_args.tokenizer_name or model_args.model_name_or_path
@@ -205,7 +211,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     finished = None
     if training_args.do_train:
         # The Trainer would take one more step each time a finished run is re-run; a finished run is left as it is.
-        looked_in = [training_args.output_dir if auto_resume else None, resume]
+        # (output_dir holds the trained model itself unless the objective exports a part of it, as ELECTRA does.)
+        final_dir = training_args.output_dir if auto_resume and objective.export_model is None else None
+        looked_in = [final_dir, resume]
         finished = finished_run(looked_in, training_args.max_steps, training_args.num_train_epochs)
         if finished is not None:
             logger.warning(
@@ -228,6 +236,19 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         # (`special_tokens_mask`, the word-boundary `offset_mapping`), which the Trainer would otherwise drop.
         training_args.remove_unused_columns = False
 
+    callbacks = [RemoteCodeCallback()]  # --push_to_hub: every checkpoint push carries the model code
+    budget_minutes = getattr(training_args, "max_train_minutes", None)
+    if budget_minutes:
+        schedule = getattr(training_args, "budget_lr_schedule", True)
+        warmup = getattr(training_args, "budget_warmup_fraction", None)
+        if warmup is None:
+            warmup = recipe.budget_warmup_fraction if recipe is not None else 0.1
+        if schedule:  # the clock drives the multiplier of a constant schedule (pretraining/callbacks.py)
+            training_args.lr_scheduler_type = "constant"
+            training_args.warmup_steps = 0
+        clock = getattr(training_args, "budget_clock", "wall")
+        callbacks.append(TimeBudgetCallback(budget_minutes, schedule, warmup, resume_from=resume, clock=clock))
+
     model_class = objective.model_class()
     model_kwargs = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
     if finished is not None:
@@ -238,6 +259,15 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         model = model_class._from_config(config, **model_kwargs)
     logger.info("Model: %s, %.2fM parameters", model_class.__name__, model.num_parameters() / 1e6)
 
+    compute_metrics = None
+    if training_args.do_eval:
+        probe = None
+        if data_args.probe_file:
+            texts, labels = load_probe_data(data_args.probe_file, data_args.probe_samples, data_args.probe_text_column,
+                                            data_args.probe_label_column, seed=training_args.seed)
+            probe = LinearProbe(tokenizer, texts, labels, max_length=data_args.max_seq_length)
+        # The probe reads the model being trained (the Trainer's own reference, unwrapped).
+        compute_metrics = PretrainingMetrics(probe=probe, model_getter=(lambda: trainer.model) if probe else None)
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -245,18 +275,33 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         eval_dataset=eval_dataset,
         data_collator=objective.build_collator(tokenizer, data_args),
         processing_class=tokenizer,
-        compute_metrics=PretrainingMetrics() if training_args.do_eval else None,
+        compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=preprocess_logits_for_metrics if training_args.do_eval else None,
-        callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
+        callbacks=callbacks,
     )
+
+    def save_final_model():
+        if objective.export_model is None:
+            trainer.save_model()  # model + tokenizer in output_dir
+        elif trainer.is_world_process_zero():  # e.g. ELECTRA: the discriminator, a normal encoder checkpoint
+            objective.export_model(trainer.model).save_pretrained(training_args.output_dir)
+            tokenizer.save_pretrained(training_args.output_dir)
 
     metrics: dict = {}
     if finished is not None and not any(Path(training_args.output_dir).glob("model*.safetensors")):
-        trainer.save_model()  # killed after its last checkpoint but before the final save
+        save_final_model()  # killed after its last checkpoint but before the final save
     if training_args.do_train and finished is None:
+        wall, cpu = time.monotonic(), time.process_time()
         result = trainer.train(resume_from_checkpoint=resume)
-        trainer.save_model()  # model + tokenizer in output_dir
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        save_final_model()
         train_metrics = dict(result.metrics)
+        # Wall and CPU seconds of this process's training (a resumed run: since the resume; CPU time sums the
+        # process's threads); tokens: every optimizer step of the run, resumes included (padding counts for NSP).
+        train_metrics["train_wall_seconds"] = wall
+        train_metrics["train_cpu_seconds"] = cpu
+        train_metrics["train_tokens"] = (trainer.state.global_step * training_args.per_device_train_batch_size * training_args.world_size
+                                         * training_args.gradient_accumulation_steps * data_args.max_seq_length)
         if train_dataset is not None and not isinstance(train_dataset, datasets.IterableDataset):
             train_metrics["train_samples"] = len(train_dataset)
         trainer.log_metrics("train", train_metrics)

@@ -24,6 +24,7 @@ from seedformer.pretraining.corpus import load_corpus
 from seedformer.pretraining.metrics import PretrainingMetrics, preprocess_logits_for_metrics
 from seedformer.pretraining.nsp import build_nsp_pairs, split_sentences
 from seedformer.pretraining.objectives import OBJECTIVES, PretrainingObjective, get_objective, register_objective
+from seedformer.pretraining.recipes import parse_pretraining_args
 from seedformer.pretraining.run import last_complete_checkpoint, pretrain
 from seedformer.tokenization import ALGORITHMS, train_tokenizer
 
@@ -77,9 +78,8 @@ def run_args(corpus, out, *extra):
 
 
 def parse(argv):
-    from transformers import HfArgumentParser
-
-    return HfArgumentParser((ModelArguments, DataArguments, PretrainingArguments)).parse_args_into_dataclasses(argv)
+    """What scripts/pretrain.py does with its command line (the --preset recipe as defaults, flags override)."""
+    return parse_pretraining_args(argv)
 
 
 def losses(log_history):
@@ -301,7 +301,8 @@ def test_bad_input_fails_before_training(corpus, tmp_path):
         (["--train_file", str(empty)], "no non-blank text|empty"),
         (["--text_column", "review"], "Text column 'review' not found"),
         (["--config_overrides", TINY_MODEL + ",vocab_size=50"], "tokenizer has .* tokens but the model's vocab_size is 50"),
-        (["--max_seq_length", "128"], "max_seq_length=128 exceeds the model's max_position_embeddings=64"),
+        # learned absolute positions (bert_like; the default cpu_small preset is rotary, without a length limit)
+        (["--preset", "bert_like", "--max_seq_length", "128"], "max_seq_length=128 exceeds the model's max_position_embeddings=64"),
         (["--config_overrides", TINY_MODEL + ",type_vocab_size=1", "--objective", "mlm_nsp"], "type_vocab_size >= 2"),
     ]
     for extra, message in cases:
@@ -463,3 +464,82 @@ def test_continue_pretraining_from_checkpoint(corpus, tmp_path):
         after = AutoModelForMaskedLM.from_pretrained(out).seedformer.embeddings.word_embeddings.weight
         assert after.shape == start.shape and not torch.equal(after, start)  # trained further ...
         assert (after - start).abs().max() < 0.01  # ... from the checkpoint (2 Adam steps of lr 2e-3), not from scratch
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The cpu_small recipe, time budgets, the linear probe
+# ---------------------------------------------------------------------------------------------------------------------
+def test_cpu_small_preset_round_trips_and_recipe_fills_only_defaults(tmp_path):
+    from transformers import AutoConfig
+
+    from seedformer import SeedformerConfig
+    from seedformer.pretraining.recipes import RECIPES, apply_recipe
+
+    config = SeedformerConfig.cpu_small(vocab_size=8192)
+    assert (config.hidden_size, config.num_hidden_layers, config.position_embedding_type, config.sparse_prediction) == (128, 4, "rope", True)
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path).to_dict()
+    assert {k: v for k, v in loaded.items() if k != "_name_or_path"} == {k: v for k, v in config.to_dict().items() if k != "_name_or_path"}
+
+    argv = ["--output_dir", str(tmp_path / "o"), "--learning_rate", "1e-3", "--per_device_train_batch_size", "8"]
+    model_args, data_args, training_args = parse(argv)
+    assert model_args.preset == "cpu_small"  # the default of a from-scratch run
+    assert data_args.mlm_probability == 0.3 and data_args.max_seq_length == 128
+    assert training_args.learning_rate == 1e-3  # given on the command line: kept ...
+    assert training_args.per_device_train_batch_size == 8  # ... even when equal to the stock default
+    assert training_args.warmup_steps == 0.1 and training_args.adam_beta2 == 0.98
+    assert apply_recipe(model_args, data_args, training_args) is RECIPES["cpu_small"]  # already applied: unchanged
+    assert training_args.per_device_train_batch_size == 8
+    # Python callers with hand-built dataclasses: the recipe fills the fields left at their defaults
+    model_args, data_args, training_args = ModelArguments(), DataArguments(), PretrainingArguments(output_dir=str(tmp_path))
+    assert apply_recipe(model_args, data_args, training_args) is RECIPES["cpu_small"]
+    assert training_args.per_device_train_batch_size == 16 and data_args.mlm_probability == 0.3
+    model_args, data_args, training_args = parse(["--output_dir", "o", "--model_name_or_path", str(tmp_path)])
+    assert data_args.mlm_probability == 0.15  # continuing a checkpoint: no recipe
+    model_args, data_args, training_args = parse(["--output_dir", str(tmp_path / "o"), "--preset", "bert_like"])
+    assert apply_recipe(model_args, data_args, training_args) is None and data_args.mlm_probability == 0.15
+
+
+def test_budget_lr_factor():
+    from seedformer.pretraining.callbacks import budget_lr_factor
+
+    assert budget_lr_factor(0.0, 0.1) == 0.0 and budget_lr_factor(0.05, 0.1) == pytest.approx(0.5)
+    assert budget_lr_factor(0.1, 0.1) == pytest.approx(1.0) and budget_lr_factor(0.55, 0.1) == pytest.approx(0.5)
+    assert budget_lr_factor(1.0, 0.1) == 0.0 and budget_lr_factor(3.0, 0.1) == 0.0
+
+
+def test_time_budget_stops_the_run_and_anneals_the_learning_rate(corpus, tmp_path):
+    out = tmp_path / "budget"
+    argv = run_args(corpus, out, "--do_train", "--max_steps", "100000", "--max_train_minutes", "0.04",
+                    "--logging_steps", "1", "--save_steps", "100000")  # fmt: skip
+    metrics = pretrain(*parse(argv))
+    steps = metrics["global_step"]
+    lrs = [e["learning_rate"] for e in metrics["log_history"] if "learning_rate" in e]
+    assert 3 < steps < 100000
+    assert 0.5 <= metrics["train_wall_seconds"] / 2.4 < 3  # stopped at the 2.4 s budget (plus the last step)
+    assert max(lrs) <= 2e-3 and lrs[-1] < 0.25 * max(lrs)  # clock-driven: warm-up, then decay towards 0 at the end
+    peak = lrs.index(max(lrs))
+    assert peak > 0 and lrs[0] < max(lrs)  # starts inside the warm-up
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :]))  # after the (short) warm-up: decay only
+    checkpoint = Path(last_complete_checkpoint(out))  # saved at the stop
+    assert int(checkpoint.name.rsplit("-", 1)[1]) == steps
+    spent = json.loads((checkpoint / "time_budget.json").read_text())["seconds_spent"]
+    assert spent >= 2.4
+    assert metrics["train_tokens"] == steps * 8 * 32
+
+
+def test_linear_probe_is_logged_during_pretraining(corpus, tmp_path):
+    probe = tmp_path / "probe.jsonl"
+    rows = [{"text": f"the {w} movie {w} {w}", "label": int(w in ("good", "brilliant", "funny"))}
+            for w in ("good", "bad", "brilliant", "boring", "funny", "dark") * 8]  # fmt: skip
+    probe.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = run_args(corpus, tmp_path / "run", "--do_train", "--do_eval", "--max_steps", "6", "--eval_strategy", "steps",
+                    "--eval_steps", "3", "--probe_file", str(probe), "--probe_samples", "40")  # fmt: skip
+    metrics = pretrain(*parse(argv))
+    probed = [e["eval_probe_accuracy"] for e in metrics["log_history"] if "eval_probe_accuracy" in e]
+    assert len(probed) >= 2 and all(0 <= p <= 1 for p in probed)
+    assert 0 <= metrics["eval_probe_accuracy"] <= 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"review": "x", "label": 1}) + "\n")
+    with pytest.raises(ValueError, match="lacks the column"):
+        pretrain(*parse(run_args(corpus, tmp_path / "bad", "--do_train", "--do_eval", "--max_steps", "1", "--probe_file", str(bad))))

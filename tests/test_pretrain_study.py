@@ -1,0 +1,123 @@
+"""The pretraining study end to end on a toy budget: CSV rows per (arm, budget, task, seed), skip-on-rerun, plot."""
+
+import gzip
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from test_pretraining import make_documents
+
+from seedformer.pretraining.study import ARMS, StudyArguments, read_results, run_study, summarize
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = "hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64,max_position_embeddings=64"
+
+
+def _write_gz(path, rows):
+    with gzip.open(path, "wt") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+
+
+@pytest.fixture(scope="module")
+def toy_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    rng = random.Random(0)
+    _write_gz(root / "unsup.jsonl.gz", [{"text": d} for d in make_documents(80)])
+    words = {1: "good brilliant funny", 0: "bad boring dark"}
+    reviews = []
+    for i in range(90):
+        label = i % 2
+        reviews.append(
+            {
+                "text": f"the {rng.choice(words[label].split())} movie and the {rng.choice(words[label].split())} plot",
+                "label": label,
+            }
+        )
+    _write_gz(root / "train.jsonl.gz", reviews)
+    sentences = []
+    for _ in range(40):
+        sentences.append(f"John B-PER\nlives O\nin O\n{rng.choice(['Paris', 'Rome'])} B-LOC\n. O\n")
+    (root / "train.txt").write_text("-DOCSTART- O\n\n" + "\n".join(sentences))
+    (root / "dev.txt").write_text("\n".join(sentences[:12]))
+    return root
+
+
+def study_args(root, tmp_path, **overrides):
+    values = dict(
+        corpus_file=str(root / "unsup.jsonl.gz"), imdb_file=str(root / "train.jsonl.gz"),
+        conll_train_file=str(root / "train.txt"), conll_dev_file=str(root / "dev.txt"),
+        work_dir=str(tmp_path / "work"), results_csv=str(tmp_path / "results.csv"), plot_file=str(tmp_path / "plot.png"),
+        arms="cpu_small,random_init,tfidf", budgets="0.02", tasks="imdb,conll", seeds="0",
+        tokenizer_docs=80, vocab_size=150, pretrain_eval_docs=10, probe_samples=20, imdb_train=40, imdb_eval=30,
+        conll_train=30, imdb_epochs=1, conll_epochs=1, finetune_max_length=32, model_overrides=TINY, max_seq_length=32,
+    )  # fmt: skip
+    values.update(overrides)
+    return StudyArguments(**values)
+
+
+def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path):
+    args = study_args(toy_files, tmp_path)
+    first = run_study(args)
+    rows = read_results(args.results_csv)
+    keys = sorted((r["arm"], r["task"]) for r in rows)
+    assert keys == [
+        ("cpu_small", "conll"),
+        ("cpu_small", "imdb"),
+        ("random_init", "conll"),
+        ("random_init", "imdb"),
+        ("tfidf", "imdb"),
+    ]
+    assert len(first["written"]) == 5 and first["skipped"] == 0
+    by_arm = {(r["arm"], r["task"]): r for r in rows}
+    pretrained = by_arm[("cpu_small", "imdb")]
+    assert float(pretrained["budget_minutes"]) == 0.02 and int(pretrained["pretrain_steps"]) >= 1
+    assert (
+        0 < float(pretrained["pretrain_wall_minutes"]) < 1
+        and int(pretrained["tokens_seen"]) == int(pretrained["pretrain_steps"]) * 16 * 32
+    )
+    assert 0 <= float(pretrained["mlm_accuracy"]) <= 1 and 0 <= float(pretrained["probe_accuracy"]) <= 1
+    assert all(0 <= float(r["score"]) <= 1 for r in rows)
+    assert by_arm[("cpu_small", "conll")]["metric"] == "f1" and by_arm[("tfidf", "imdb")]["metric"] == "accuracy"
+    # the held-in IMDB splits are disjoint and fixed
+    data = Path(args.work_dir) / "data" / "imdb-40-30"
+    train = [json.loads(x)["text"] for x in (data / "train.jsonl").read_text().splitlines()]
+    evals = [json.loads(x)["text"] for x in (data / "eval.jsonl").read_text().splitlines()]
+    assert len(train) == 40 and len(evals) == 30
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+    again = run_study(args)  # same command: nothing to do
+    assert again == {"written": [], "skipped": 5}
+    assert read_results(args.results_csv) == rows
+    more = run_study(study_args(toy_files, tmp_path, seeds="0,1", arms="cpu_small,tfidf", tasks="imdb"))
+    assert [(r["arm"], r["seed"]) for r in more["written"]] == [("cpu_small", 1), ("tfidf", 1)]
+    assert more["skipped"] == 2  # seed 0 rows; the cpu_small checkpoint is reused, not retrained
+    summary = summarize(read_results(args.results_csv))
+    assert summary[("cpu_small", 0.02, "imdb")]["n"] == 2
+
+
+def test_study_arguments_are_checked(toy_files, tmp_path):
+    with pytest.raises(ValueError, match="unknown arm"):
+        study_args(toy_files, tmp_path, arms="cpu_small,nope")
+    with pytest.raises(ValueError, match="unknown task"):
+        study_args(toy_files, tmp_path, tasks="glue")
+    with pytest.raises(ValueError, match="budgets must be positive"):
+        study_args(toy_files, tmp_path, budgets="0")
+    assert {"bert_like", "modern", "cpu_small", "electra", "random_init", "tfidf"} <= set(ARMS)
+
+
+def test_script_is_a_thin_wrapper(toy_files, tmp_path, capsys):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import pretrain_study
+    finally:
+        sys.path.pop(0)
+    args = study_args(toy_files, tmp_path, arms="tfidf", tasks="imdb")
+    argv = [f"--{k}={v}" for k, v in vars(args).items() if v is not None and k != "plot_file"] + [
+        "--plot_file",
+        str(tmp_path / "p.png"),
+    ]
+    pretrain_study.main(argv)
+    assert "tfidf" in capsys.readouterr().out and len(read_results(args.results_csv)) == 1
