@@ -85,6 +85,11 @@ SIZES = {
         "--generation_max_length": "8", "--warmup_steps": "0",
     },
     "scripts/extract_features.py": {"--max_samples": "16", "--batch_size": "8"},
+    "scripts/pretrain_study.py": {
+        "--budgets": "0.02", "--max_corpus_docs": "200", "--tokenizer_docs": "200", "--vocab_size": "300",
+        "--pretrain_eval_docs": "10", "--probe_samples": "20", "--imdb_train": "40", "--imdb_eval": "30",
+        "--imdb_epochs": "1", "--finetune_max_length": "32", "--max_seq_length": "32", "--model_overrides": TINY_MODEL,
+    },
 }  # fmt: skip
 # README command (its start) -> why it is not run here. Each has a runnable form beside it in the README.
 NOT_RUN = {
@@ -93,6 +98,8 @@ NOT_RUN = {
     "torchrun --nproc_per_node=8": "needs 8 GPUs (bf16 BERT-base); the CPU form beside it runs 2 processes",
     "accelerate launch --multi_gpu --num_processes 8": "needs 8 GPUs; the CPU form beside it runs 2 processes",
     "python scripts/benchmark.py --output-dir benchmark-results": "the full grid takes ~45 min; `--quick` runs",
+    "OMP_NUM_THREADS=1 python scripts/pretrain_study.py": "minutes to hours of CPU per arm, appending to the committed "
+    "docs/pretrain_study/results.csv; the smoke run beside it runs the same study code on a tiny budget",
 }
 
 SHIM = r"""
