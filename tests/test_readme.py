@@ -285,7 +285,9 @@ def test_readme_runs_top_to_bottom(readme_clone):
             total = re.findall(r"Total train batch size \(w\. parallel, distributed & accumulation\) = (\d+)", log)
             if script == "scripts/finetune.py" and len(re.findall(r'^\s*"eval_loss": ', log, re.M)) != 1:
                 failures.append(f"README line {line}: the results (JSON) must be printed once, by the main process")
-            if total != [str(2 * per_device)] * launched:
+            # The value proves two processes. How many ranks print it is transformers' logging (rank 0 only on
+            # this machine; one CI run logged it from both ranks), so each launch must log it at least once.
+            if len(total) < launched or set(total) != {str(2 * per_device)}:
                 failures.append(
                     f"README line {line}: expected {launched} runs of 2 processes x {per_device}, log says {total}"
                 )
