@@ -15,6 +15,11 @@ class ModelArguments:
         default=False,
         metadata={"help": "Re-initialise a head whose size does not match the label count (otherwise an error)."},
     )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Config fields to change before the head is built, e.g. `classifier_pooling=mean` or "
+                  "`classifier_dropout=0.2` (as pretrain.py's --config_overrides)."},
+    )
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})

@@ -34,7 +34,7 @@ CSV_FIELDS = [
     "arm", "budget_minutes", "task", "seed", "metric", "score",
     "mlm_accuracy", "probe_accuracy", "pretrain_wall_minutes", "pretrain_cpu_minutes", "tokens_seen", "pretrain_steps",
     "params_non_embedding", "finetune_wall_minutes", "finetune_cpu_minutes", "load_average", "threads", "budget_clock",
-    "finished_utc",
+    "finished_utc", "pooling",
 ]  # fmt: skip
 
 # The study's arms. `preset` / `objective` / `config_overrides` / `data` / `training` are pretraining arguments
@@ -65,6 +65,7 @@ ARMS: dict[str, dict] = {
     "tfidf_truncated": {"kind": "tfidf", "truncate": True},
 }  # fmt: skip
 CONTROL_KINDS = ("random", "tfidf")
+_TFIDF_ARMS = {name for name, spec in ARMS.items() if spec.get("kind") == "tfidf"}
 
 
 @dataclass
@@ -106,6 +107,10 @@ class StudyArguments:
     # --- finetuning protocol (one per task, the same for every arm) ----------------------------------------------
     finetune_max_length: int = field(default=128)
     finetune_batch_size: int = field(default=16)
+    finetune_pooling: str = field(
+        default="mean",
+        metadata={"help": "IMDB head's `classifier_pooling`: mean (the real tokens' mean) or cls ([CLS], as BERT)."},
+    )
     imdb_epochs: float = field(default=3.0)
     imdb_learning_rate: float = field(default=5e-4)
     conll_epochs: float = field(default=3.0)
@@ -121,6 +126,8 @@ class StudyArguments:
         unknown = [a for a in _split(self.arms) if a not in ARMS]
         if unknown:
             raise ValueError(f"--arms: unknown arm(s) {unknown}; known: {list(ARMS)}.")
+        if self.finetune_pooling not in ("mean", "cls"):
+            raise ValueError(f"--finetune_pooling must be mean or cls, got {self.finetune_pooling!r}.")
         unknown = [t for t in _split(self.tasks) if t not in ("imdb", "conll")]
         if unknown:
             raise ValueError(f"--tasks: unknown task(s) {unknown}; known: imdb, conll.")
@@ -155,7 +162,13 @@ def read_results(path: str | os.PathLike) -> list[dict]:
 
 
 def row_key(row: dict) -> tuple:
-    return (row["arm"], _budget_label(float(row["budget_minutes"])), row["task"], str(row["seed"]))
+    # Rows from before the pooling column were [CLS]-pooled; TF-IDF and NER rows pool nothing.
+    pooling = row.get("pooling") or ("cls" if row["task"] == "imdb" and row["arm"] not in _TFIDF_ARMS else "")
+    return (row["arm"], _budget_label(float(row["budget_minutes"])), row["task"], str(row["seed"]), pooling)
+
+
+def _pooling(args: StudyArguments, arm: str, task: str) -> str:
+    return args.finetune_pooling if task == "imdb" and arm not in _TFIDF_ARMS else ""
 
 
 def append_row(path: str | os.PathLike, row: dict) -> None:
@@ -371,7 +384,11 @@ def finetune(
         per_device_train_batch_size=args.finetune_batch_size, per_device_eval_batch_size=64, seed=seed,
         use_cpu=True, report_to="none", disable_tqdm=True, logging_steps=50, dataloader_num_workers=0,
     )  # fmt: skip
-    results = run_finetuning(ModelArguments(model_name_or_path=checkpoint), data_args, training_args)
+    pooling = _pooling(args, "", task)
+    model_args = ModelArguments(
+        model_name_or_path=checkpoint, config_overrides=f"classifier_pooling={pooling}" if pooling else None
+    )
+    results = run_finetuning(model_args, data_args, training_args)
     metric = "accuracy" if task == "imdb" else "f1"  # entity-level F1 (seqeval) for NER
     return metric, float(results[f"eval_{metric}"])
 
@@ -407,7 +424,14 @@ def run_study(args: StudyArguments) -> dict:
 
     torch.set_num_threads(args.threads)
     paths = prepare_data(args)
-    done = {row_key(r) for r in read_results(args.results_csv)}
+    rows = read_results(args.results_csv)
+    other = {row_key(r)[-1] for r in rows} - {"", args.finetune_pooling}
+    if other:  # one protocol per CSV, so that its table and plot compare like with like
+        raise ValueError(
+            f"{args.results_csv} holds rows finetuned with classifier_pooling={sorted(other)}; this run uses "
+            f"--finetune_pooling {args.finetune_pooling}. Give it another --results_csv."
+        )
+    done = {row_key(r) for r in rows}
     written, skipped = [], 0
     tasks, seeds = _split(args.tasks), args.seed_list
 
@@ -428,7 +452,12 @@ def run_study(args: StudyArguments) -> dict:
         budgets = [0.0] if kind in CONTROL_KINDS else args.budget_list
         for budget in budgets:
             arm_tasks = ["imdb"] if kind == "tfidf" else tasks
-            todo = [(t, s) for t in arm_tasks for s in seeds if (arm, _budget_label(budget), t, str(s)) not in done]
+            todo = [
+                (t, s)
+                for t in arm_tasks
+                for s in seeds
+                if (arm, _budget_label(budget), t, str(s), _pooling(args, arm, t)) not in done
+            ]
             skipped += len(arm_tasks) * len(seeds) - len(todo)
             if not todo:
                 continue
@@ -436,7 +465,7 @@ def run_study(args: StudyArguments) -> dict:
                 for task, seed in todo:
                     started = time.monotonic()
                     score = tfidf_score(args, paths, seed, truncate=spec.get("truncate", False))
-                    record({"arm": arm, "budget_minutes": 0, "task": task, "seed": seed, "metric": "accuracy", "score": score,
+                    record({"arm": arm, "budget_minutes": 0, "task": task, "seed": seed, "metric": "accuracy", "score": score, "pooling": "",
                             "finetune_wall_minutes": (time.monotonic() - started) / 60})  # fmt: skip
                 continue
             stats, checkpoint = {}, None
@@ -449,6 +478,7 @@ def run_study(args: StudyArguments) -> dict:
                 started, cpu = time.monotonic(), time.process_time()
                 metric, score = finetune(args, checkpoint, task, seed, paths, out_dir)
                 record({"arm": arm, "budget_minutes": budget, "task": task, "seed": seed, "metric": metric,
+                        "pooling": _pooling(args, arm, task),
                         "score": score, "finetune_wall_minutes": (time.monotonic() - started) / 60,
                         "finetune_cpu_minutes": (time.process_time() - cpu) / 60, **stats})  # fmt: skip
     if args.plot_file:
