@@ -268,7 +268,7 @@ def _explain_json_failure(path: str) -> str | None:
             kind, where = seen.setdefault(key, (_json_kind(value), number))
             if kind != _json_kind(value):
                 return (f"Column {key!r} holds a {kind} on line {where} but a {_json_kind(value)} on line {number} of "
-                        f"{path}: write it the same way on every line (e.g. \"5\" rather than 5 for text).")
+                        f"{path}: write it the same way on every line (all strings, e.g. \"5\" rather than 5, or all numbers).")
     return None
 
 
