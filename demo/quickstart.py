@@ -29,7 +29,7 @@ class QuickstartArguments:
     output_dir: str = field(default="runs/quickstart", metadata={"help": "Where every stage writes its output."})
     train_file: str | None = field(
         default=None,
-        metadata={"help": "Labelled corpus (jsonl/json/csv/parquet, optionally .gz) instead of the embedded reviews, "
+        metadata={"help": "Labelled corpus (jsonl/json/csv/tsv/parquet, optionally .gz) instead of the embedded reviews, "
                   "e.g. ../shared/data/imdb/train.jsonl.gz."},
     )
     dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset with a train split instead."})
@@ -72,20 +72,20 @@ def load_examples(args: QuickstartArguments):
     """A shuffled `DatasetDict` with train / validation splits of {text, label}."""
     from datasets import ClassLabel, Dataset, Value, load_dataset
 
+    from seedformer.data.readers import DataSource, check_label_column, check_text_column, read_data_file
     from seedformer.demo.corpus import build_corpus
 
     if args.train_file or args.dataset_name:
         if args.train_file:
-            suffix = args.train_file.removesuffix(".gz").rsplit(".", 1)[-1]
-            builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
-            if builder is None:
-                raise ValueError(f"--train_file must be jsonl/json/csv/parquet (optionally .gz), got {args.train_file}")
-            data = load_dataset(builder, data_files=args.train_file, split="train")
+            data = read_data_file(args.train_file, txt_as=None, needs="the quickstart (text and label columns)")
         else:
             data = load_dataset(args.dataset_name, args.dataset_config_name, split="train")
         missing = {args.text_column, args.label_column} - set(data.column_names)
         if missing:
             raise ValueError(f"Columns {sorted(missing)} not in the corpus (it has {data.column_names}).")
+        source = DataSource.of("train", args.train_file)
+        check_text_column(data, args.text_column, source, allow_null=True)  # blank texts are dropped below
+        check_label_column(data, args.label_column, source)
         data = data.select_columns([args.text_column, args.label_column]).rename_columns(
             {args.text_column: "text", args.label_column: "label"}
         )

@@ -39,11 +39,17 @@ class DataArguments:
     task: str = field(metadata={"help": f"One of {', '.join(TASKS)}."})
     dataset_name: str | None = field(default=None, metadata={"help": "`datasets.load_dataset` name or folder."})
     dataset_config_name: str | None = field(default=None)
-    train_file: str | None = field(default=None, metadata={"help": "csv/tsv/json/jsonl(.gz)/parquet/CoNLL file."})
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "jsonl/json, csv, tsv or parquet (each optionally .gz); token-classification also reads "
+                  "CoNLL (.txt/.conll: `word [POS] [chunk] tag` per line). See data/readers.py."},
+    )
     validation_file: str | None = field(default=None)
     test_file: str | None = field(default=None, metadata={"help": "Predictions are written for this split."})
     file_format: str | None = field(
-        default=None, metadata={"help": "Override the format guessed from the extension: csv, tsv, json, parquet, conll."}
+        default=None,
+        metadata={"help": "Override the format the extension names: json, csv, tsv, parquet, conll (or text, which "
+                  "token-classification reads as CoNLL)."},
     )
     column_names: str | None = field(
         default=None,

@@ -12,8 +12,9 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 from transformers import AutoModelForMultipleChoice, DataCollatorForMultipleChoice
 
+from ..data.readers import check_label_column, check_text_column, first_bad_row
 from ..metrics import load_metric
-from .recipes import TaskRecipe, require_columns
+from .recipes import TaskRecipe, require_columns, source_for
 
 
 class MultipleChoiceRecipe(TaskRecipe):
@@ -23,30 +24,61 @@ class MultipleChoiceRecipe(TaskRecipe):
     head_modules = ("classifier", "pooler")
     main_metric = "accuracy"
 
-    def setup_labels(self, raw: DatasetDict) -> None:
+    def setup_labels(self, raw: DatasetDict, sources=None) -> None:
         args = self.data_args
-        reference = raw["train"] if "train" in raw else next(iter(raw.values()))
+        reference_split = "train" if "train" in raw else next(iter(raw))
+        reference = raw[reference_split]
         self.context_column = args.context_column or "sent1"
         self.question_column = args.question_column or ("sent2" if "sent2" in reference.column_names else None)
         if args.choice_columns:
             self.choice_columns = [c.strip() for c in args.choice_columns.split(",") if c.strip()]
         else:
-            self.choice_columns = sorted((c for c in reference.column_names if re.fullmatch(r"ending\d+", c)),
-                                         key=lambda c: int(c[6:]))
+            self.choice_columns = _ending_columns(reference)
+            numbers = [int(c[6:]) for c in self.choice_columns]
+            missing = [f"ending{i}" for i in range(max(numbers, default=-1) + 1) if i not in numbers]
+            if missing:
+                raise ValueError(
+                    f"The {reference_split} split has choice columns {self.choice_columns} but no {missing}: the "
+                    "endings are numbered from ending0 without gaps. Add the missing column(s), or name the choice "
+                    "columns with --choice_columns."
+                )
         if len(self.choice_columns) < 2:
             raise ValueError(f"Multiple choice needs at least two choice columns (--choice_columns); "
                              f"columns are {reference.column_names}")
         self.label_column = args.label_column or "label"
         for split, dataset in raw.items():
+            if not args.choice_columns and _ending_columns(dataset) != self.choice_columns:
+                raise ValueError(
+                    f"The {split} split has choice columns {_ending_columns(dataset)} but the {reference_split} split "
+                    f"has {self.choice_columns}: every split needs the same choices. Add the missing column(s), or "
+                    "name the choice columns with --choice_columns."
+                )
             label = self.label_column if split != "test" or self.label_column in dataset.column_names else None
             require_columns(dataset, split, {"context": self.context_column, "question": self.question_column,
                                              "label": label, **{f"choice {c}": c for c in self.choice_columns}})
+            source = source_for(sources, split)
+            check_text_column(dataset, self.context_column, source, option="--context_column")
+            if self.question_column:
+                check_text_column(dataset, self.question_column, source, option="--question_column")
+            for column in self.choice_columns:
+                check_text_column(dataset, column, source, option="--choice_columns")
             if label:
-                bad = sorted({v for v in dataset[label] if not (isinstance(v, int) and 0 <= v < len(self.choice_columns))},
-                             key=str)
-                if bad:
-                    raise ValueError(f"The {split} split has labels outside 0..{len(self.choice_columns) - 1} "
-                                     f"in column {label!r}: {bad[:10]}")
+                self._check_labels(dataset, label, source, explicit=bool(args.choice_columns))
+
+    def _check_labels(self, dataset: Dataset, column: str, source, explicit: bool) -> None:
+        """Every label is the 0-based index of one of the choice columns."""
+        check_label_column(dataset, column, source)
+        n = len(self.choice_columns)
+        row = first_bad_row(dataset, column, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n)
+        if row is None:
+            return
+        value = dataset[row][column]
+        message = (f"{source.where(row, start=True)}: label {value!r} in column {column!r} must be the 0-based index of one of "
+                   f"the {n} choice columns {self.choice_columns} (0..{n - 1}).")
+        if isinstance(value, int) and value >= n and not explicit:
+            message += (f" Choice {value} would be column 'ending{value}', which the file lacks: add it (every row "
+                        "needs all its endings), or name the choice columns with --choice_columns.")
+        raise ValueError(message)
 
     def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
         n = len(self.choice_columns)
@@ -91,3 +123,8 @@ class MultipleChoiceRecipe(TaskRecipe):
                 record["label"] = example[self.label_column]
             records.append(record)
         return records
+
+
+def _ending_columns(dataset: Dataset) -> list[str]:
+    """SWAG's choice columns `ending0`, `ending1`, ... present in `dataset`, in numeric order."""
+    return sorted((c for c in dataset.column_names if re.fullmatch(r"ending\d+", c)), key=lambda c: int(c[6:]))

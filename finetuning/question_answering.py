@@ -9,8 +9,9 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
 
+from ..data.readers import check_text_column
 from ..metrics import load_metric
-from .recipes import TaskRecipe, first_present, require_columns
+from .recipes import TaskRecipe, first_present, require_columns, source_for
 from .span_decoding import best_spans
 
 
@@ -21,7 +22,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
     head_modules = ("qa_outputs",)
     main_metric = "f1"
 
-    def setup_labels(self, raw: DatasetDict) -> None:
+    def setup_labels(self, raw: DatasetDict, sources=None) -> None:
         args = self.data_args
         self.question_column = args.question_column or "question"
         self.context_column = args.context_column or "context"
@@ -32,19 +33,30 @@ class QuestionAnsweringRecipe(TaskRecipe):
             answers = self.answer_column if split != "test" or self.answer_column in dataset.column_names else None
             require_columns(dataset, split, {"question": self.question_column, "context": self.context_column,
                                              "answers": answers})
+            source = source_for(sources, split)
+            check_text_column(dataset, self.question_column, source, option="--question_column")
+            check_text_column(dataset, self.context_column, source, option="--context_column")
             if answers:
-                self._check_answers(dataset, split)
+                self._check_answers(dataset, source)
 
-    def _check_answers(self, dataset: Dataset, split: str) -> None:
+    def _check_answers(self, dataset: Dataset, source) -> None:
         """Every answer must be {text: [...], answer_start: [...]} and lie where answer_start says it does."""
-        for i, (context, answer) in enumerate(zip(dataset[self.context_column], dataset[self.answer_column])):
-            if not isinstance(answer, dict) or "text" not in answer or "answer_start" not in answer:
-                raise ValueError(f"{split} row {i}: {self.answer_column!r} must be {{'text': [...], 'answer_start': [...]}}")
+        column = self.answer_column
+        for i, (context, answer) in enumerate(zip(dataset[self.context_column], dataset[column])):
+            if not isinstance(answer, dict) or not isinstance(answer.get("text"), list) or not isinstance(
+                answer.get("answer_start"), list
+            ):
+                raise ValueError(
+                    f"{source.where(i, start=True)}: column {column!r} holds {answer!r}, but it must be "
+                    "{'text': [answer, ...], 'answer_start': [character offset, ...]} (empty lists: no answer). "
+                    "Fix the row, or name the answers column with --answer_column."
+                )
             for text, start in zip(answer["text"], answer["answer_start"]):
-                if context[start:start + len(text)] != text:
+                if not isinstance(text, str) or not isinstance(start, int) or context[start:start + len(text)] != text:
+                    found = context[start:start + len(text)] if isinstance(text, str) and isinstance(start, int) else None
                     raise ValueError(
-                        f"{split} row {i}: answer {text!r} is not at character {start} of its context "
-                        f"(found {context[start:start + len(text)]!r})"
+                        f"{source.where(i, start=True)}: answer {text!r} is not at character {start!r} of its context "
+                        f"(found {found!r}); answer_start is the 0-based character offset of the answer text."
                     )
 
     def _pad_on_right(self, tokenizer) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 
+from ..data.readers import DataSource
 from .data import no_header_hint
 
 
@@ -27,8 +28,10 @@ class TaskRecipe:
         self.data_args = data_args
 
     # -- data -------------------------------------------------------------------------------------------------
-    def setup_labels(self, raw: DatasetDict) -> None:
-        """Find the columns and the label set; raise ValueError on missing columns or unseen eval labels."""
+    def setup_labels(self, raw: DatasetDict, sources: dict[str, DataSource] | None = None) -> None:
+        """Find the columns and the label set; check every row. Raises ValueError on missing columns, null /
+        numeric / mixed-type values and unseen eval labels, naming the row by `sources[split].where(row)` (its line
+        in the file when the splits are still in file order)."""
 
     def config_kwargs(self) -> dict[str, Any]:
         """Config overrides for the head: num_labels, id2label, label2id, problem_type."""
@@ -79,6 +82,11 @@ def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]
             f"The {split} split has no {', '.join(missing)}; its columns are {dataset.column_names}. "
             f"Name the right ones with --text_column/--label_column/... ." + no_header_hint(dataset.column_names)
         )
+
+
+def source_for(sources: dict[str, DataSource] | None, split: str) -> DataSource:
+    """Where `split` came from; without sources, rows are named by their index in the split."""
+    return (sources or {}).get(split) or DataSource(split)
 
 
 def first_present(dataset: Dataset, candidates: tuple[str, ...]) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
 
 from ..hub.export import RemoteCodeCallback
-from .data import load_raw_datasets
+from .data import read_raw_datasets, select_samples
 from .lora import apply_lora
 from .recipes import get_recipe
 
@@ -77,14 +77,16 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         raise ValueError("Nothing to do: add --do_train, --do_eval and/or --do_predict (with --test_file).")
     set_seed(training_args.seed)
     recipe = get_recipe(data_args)
-    raw = load_raw_datasets(data_args, seed=training_args.seed)
+    raw, sources = read_raw_datasets(data_args)
+    # Rows are checked (and the label set found) while row i is still line i of its file; then the subsets.
+    recipe.setup_labels(raw, sources)
+    raw = select_samples(raw, data_args, seed=training_args.seed)
     if training_args.do_train and "train" not in raw:
         raise ValueError("--do_train needs a train split (--train_file or a dataset with one)")
     if training_args.do_eval and "validation" not in raw:
         raise ValueError("--do_eval needs a validation split (--validation_file or --validation_split_percentage)")
     if training_args.do_predict and "test" not in raw:
         raise ValueError("--do_predict needs a test split (--test_file)")
-    recipe.setup_labels(raw)
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)

@@ -1,7 +1,8 @@
 """Sequence-to-sequence finetuning (translation, summarisation) with the stock `Seq2SeqTrainer`.
 
 Data comes either as parallel text files (`train.en` + `train.de`, one sentence per line, aligned) or as a
-json/csv/parquet file with a source and a target column. Evaluation generates (`predict_with_generate=True`) and
+jsonl/json, csv, tsv or parquet file (optionally .gz) with a source and a target column, both read by the project's
+one reader (`data/readers.py`). Evaluation generates (`predict_with_generate=True`) and
 scores with BLEU (sacrebleu) and ROUGE (rouge_score) through the offline `evaluate` modules in `metrics/`.
 
 The model is either a Seedformer seq2seq checkpoint, an encoder checkpoint to warm-start (a masked LM: the decoder
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset, DatasetDict, load_dataset
+from datasets import Dataset, DatasetDict
 from transformers import (
     AutoConfig,
     AutoModelForSeq2SeqLM,
@@ -33,6 +34,7 @@ from transformers import (
 )
 
 from ..configuration import SeedformerConfig
+from ..data.readers import DataSource, check_text_column, read_data_file, read_data_files
 from ..metrics import load_metric
 from ..modeling import SeedformerForConditionalGeneration
 
@@ -69,7 +71,9 @@ class Seq2SeqDataArguments:
     target_lang: str = "de"
     train_split: str = "train"
     validation_split: str = field(default="val", metadata={"help": "Split name of the validation files (val / valid / dev)."})
-    train_file: str | None = field(default=None, metadata={"help": "json/jsonl/csv/parquet with source/target columns."})
+    train_file: str | None = field(
+        default=None, metadata={"help": "jsonl/json, csv, tsv or parquet (optionally .gz) with source/target columns."}
+    )
     validation_file: str | None = None
     source_column: str = "source"
     target_column: str = "target"
@@ -88,9 +92,12 @@ class Seq2SeqDataArguments:
 # Data
 # ------------------------------------------------------------------------------------------------------------
 def load_parallel_text(source_path: str | Path, target_path: str | Path) -> Dataset:
-    """Two aligned files, one sentence per line -> Dataset with `source` / `target` columns (blank pairs dropped)."""
-    source_lines = Path(source_path).read_text(encoding="utf-8").splitlines()
-    target_lines = Path(target_path).read_text(encoding="utf-8").splitlines()
+    """Two aligned files, one sentence per line (any extension, e.g. `train.en` / `train.de`; optionally .gz) ->
+    Dataset with `source` / `target` columns (blank pairs dropped). Read as plain text by the project's reader."""
+    source_lines, target_lines = (
+        read_data_file(path, txt_as="line", file_format="text", needs="seq2seq finetuning")["text"]
+        for path in (source_path, target_path)
+    )
     if len(source_lines) != len(target_lines):
         raise ValueError(
             f"Parallel files are not aligned: {source_path} has {len(source_lines)} lines, {target_path} has "
@@ -105,7 +112,8 @@ def load_parallel_text(source_path: str | Path, target_path: str | Path) -> Data
 
 
 def load_seq2seq_splits(data_args: Seq2SeqDataArguments) -> DatasetDict:
-    """`train` / `validation` splits with `source` / `target` columns, from parallel files or a column file."""
+    """`train` / `validation` splits with `source` / `target` columns, from parallel files or a column file
+    (jsonl/json, csv, tsv or parquet, optionally .gz, read by `data/readers.py`)."""
     if data_args.data_dir:
         folder = Path(data_args.data_dir)
         splits = {}
@@ -120,12 +128,17 @@ def load_seq2seq_splits(data_args: Seq2SeqDataArguments) -> DatasetDict:
         files = {"train": data_args.train_file}
         if data_args.validation_file:
             files["validation"] = data_args.validation_file
-        suffix = Path(data_args.train_file).suffix.lstrip(".").replace("jsonl", "json")
-        data = load_dataset({"gz": "json"}.get(suffix, suffix), data_files=files)
+        needs = "seq2seq finetuning (source and target columns; parallel text files go in --data_dir)"
+        data = read_data_files(files, txt_as=None, needs=needs)
+        columns = {"source": (data_args.source_column, "--source_column"),
+                   "target": (data_args.target_column, "--target_column")}
         for name, dataset in data.items():
-            for column in (data_args.source_column, data_args.target_column):
+            source = DataSource.of(name, files[name])
+            for column, option in columns.values():
                 if column not in dataset.column_names:
-                    raise ValueError(f"Column {column!r} not in the {name} file; it has {dataset.column_names}.")
+                    raise ValueError(f"Column {column!r} not in the {name} file; it has {dataset.column_names}. "
+                                     f"Name the right one with {option}.")
+                check_text_column(dataset, column, source, option=option)
         data = DatasetDict(
             {
                 name: dataset.select_columns([data_args.source_column, data_args.target_column]).rename_columns(

@@ -6,6 +6,7 @@ import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, List, Value
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
+from ..data.readers import check_label_column, check_text_column
 from ..metrics import load_metric
 from .data import no_header_hint
 from .recipes import (
@@ -15,6 +16,7 @@ from .recipes import (
     first_present,
     label_config,
     require_columns,
+    source_for,
 )
 
 SINGLE, MULTI, REGRESSION = "single_label_classification", "multi_label_classification", "regression"
@@ -26,7 +28,7 @@ class TextClassificationRecipe(TaskRecipe):
     peft_task_type = "SEQ_CLS"
     head_modules = ("classifier", "pooler")
 
-    def setup_labels(self, raw: DatasetDict) -> None:
+    def setup_labels(self, raw: DatasetDict, sources=None) -> None:
         args = self.data_args
         reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         self.text_column = args.text_column or first_present(reference, ("text", "sentence", "sentence1", "question"))
@@ -39,13 +41,19 @@ class TextClassificationRecipe(TaskRecipe):
         if self.pair_column is None and args.text_column is None and "sentence2" in reference.column_names:
             self.pair_column = "sentence2"
         self.label_column = args.label_column or "label"
-        if getattr(args, "class_names", None):
-            name_class_ids(raw, self.label_column, args.class_names)
-            reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         for split, dataset in raw.items():
             # The test split may come without labels: predictions are written for it.
             labels = self.label_column if split != "test" or self.label_column in dataset.column_names else None
             require_columns(dataset, split, {"text": self.text_column, "text pair": self.pair_column, "label": labels})
+            source = source_for(sources, split)
+            check_text_column(dataset, self.text_column, source, option="--text_column")
+            if self.pair_column:
+                check_text_column(dataset, self.pair_column, source, option="--text_pair_column")
+            if labels:
+                check_label_column(dataset, labels, source)
+        if getattr(args, "class_names", None):
+            name_class_ids(raw, self.label_column, args.class_names)
+            reference = raw["train"] if "train" in raw else next(iter(raw.values()))
 
         feature = reference.features[self.label_column]
         self.problem_type = args.problem_type or self._infer_problem_type(feature)

@@ -7,7 +7,15 @@ from datasets import ClassLabel, Dataset, DatasetDict, List
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
 from ..metrics import load_metric
-from .recipes import TaskRecipe, align_label_list, check_known_labels, first_present, label_config, require_columns
+from .recipes import (
+    TaskRecipe,
+    align_label_list,
+    check_known_labels,
+    first_present,
+    label_config,
+    require_columns,
+    source_for,
+)
 
 IGNORE = -100
 
@@ -28,7 +36,7 @@ class TokenClassificationRecipe(TaskRecipe):
     head_modules = ("classifier",)
     main_metric = "f1"
 
-    def setup_labels(self, raw: DatasetDict) -> None:
+    def setup_labels(self, raw: DatasetDict, sources=None) -> None:
         args = self.data_args
         reference = raw["train"] if "train" in raw else next(iter(raw.values()))
         self.tokens_column = args.tokens_column or first_present(reference, ("tokens", "words"))
@@ -41,6 +49,7 @@ class TokenClassificationRecipe(TaskRecipe):
         for split, dataset in raw.items():
             labels = self.label_column if split != "test" or self.label_column in dataset.column_names else None
             require_columns(dataset, split, {"tokens": self.tokens_column, "label": labels})
+            self._check_rows(dataset, labels, source_for(sources, split))
         inner = self._inner(reference)
         if isinstance(inner, ClassLabel):
             self.label_list = list(inner.names)
@@ -50,6 +59,30 @@ class TokenClassificationRecipe(TaskRecipe):
             if self.label_column in dataset.column_names:
                 tags = self._tag_names(dataset, dataset[self.label_column])
                 check_known_labels({t for row in tags for t in row}, self.label_list, split, self.label_column)
+
+    def _check_rows(self, dataset: Dataset, labels: str | None, source) -> None:
+        """Every row: a list of words (strings) and, when labelled, a list of tags of the same length."""
+        words_column, tags_column = self.tokens_column, labels
+        all_tags = dataset[tags_column] if tags_column else [None] * len(dataset)
+        for row, (words, tags) in enumerate(zip(dataset[words_column], all_tags)):
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                bad = words if not isinstance(words, list) else next(w for w in words if not isinstance(w, str))
+                raise ValueError(
+                    f"{source.where(row, start=True)}: column {words_column!r} must hold a list of words (strings), but holds "
+                    f"{bad!r}. Fill it in or remove the row; name the words column with --tokens_column."
+                )
+            if tags_column is None:
+                continue
+            if not isinstance(tags, list) or any(t is None for t in tags):
+                raise ValueError(
+                    f"{source.where(row, start=True)}: column {tags_column!r} must hold a list of tags, one per word, but holds "
+                    f"{tags!r}. Fill in every tag or remove the row; name the tags column with --label_column."
+                )
+            if len(tags) != len(words):
+                raise ValueError(
+                    f"{source.where(row, start=True)}: {len(words)} words in {words_column!r} but {len(tags)} tags in "
+                    f"{tags_column!r}: give exactly one tag per word."
+                )
 
     def _inner(self, dataset):
         feature = dataset.features[self.label_column]

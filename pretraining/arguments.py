@@ -45,11 +45,17 @@ class DataArguments:
     objective: str = field(default="mlm", metadata={"help": "mlm | wwm | mlm_nsp | electra | span | infill (see pretraining/objectives.py)."})
     dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset name or folder."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name."})
-    train_file: str | None = field(default=None, metadata={"help": "txt, json, jsonl, csv or parquet (optionally .gz)."})
-    validation_file: str | None = field(default=None, metadata={"help": "Same format as --train_file."})
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "jsonl/json, csv, tsv or parquet with --text_column, or plain text .txt (see --txt_sample_by); "
+                  "each optionally .gz."},
+    )
+    validation_file: str | None = field(default=None, metadata={"help": "Any format --train_file takes."})
     text_column: str = field(default="text", metadata={"help": "Column holding the documents."})
     txt_sample_by: str = field(
-        default="paragraph", metadata={"help": "txt files: one document per paragraph (blank-line separated) | line | document."}
+        default="line",
+        metadata={"help": "What a .txt corpus holds: line (one document per line) | paragraph (documents separated by a "
+                  "blank line, the BERT corpus format) | document (the whole file is one document)."},
     )
     validation_split_percentage: int = field(
         default=5, metadata={"help": "Held-out percentage of train when there is no validation split (streaming: max_eval_samples docs)."}
@@ -64,6 +70,13 @@ class DataArguments:
     )
     short_seq_prob: float = field(default=0.1, metadata={"help": "mlm_nsp: probability of a shorter target length."})
     nsp_probability: float = field(default=0.5, metadata={"help": "mlm_nsp: probability that B is from another document."})
+    # --- denoising objectives (span, infill; pretraining/denoising.py) ---
+    noise_density: float = field(default=0.15, metadata={"help": "span: fraction of the tokens cut out into spans."})
+    mean_noise_span_length: float = field(default=3.0, metadata={"help": "span: mean length of a cut-out span."})
+    infill_mask_ratio: float = field(
+        default=0.3, metadata={"help": "infill: fraction of the tokens masked (spans replaced by one mask each)."}
+    )
+    poisson_lambda: float = field(default=3.0, metadata={"help": "infill: mean (Poisson) length of a masked span."})
     pad_to_multiple_of: int | None = field(default=None, metadata={"help": "Pad batches to a multiple of this (tensor cores)."})
     streaming: bool = field(default=False, metadata={"help": "Read the corpus lazily (IterableDataset); needs --max_steps."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "num_proc of datasets.map."})

@@ -165,16 +165,15 @@ class LinearProbe:
 
 
 def load_probe_data(path: str, n: int, text_column: str = "text", label_column: str = "label", seed: int = 0):
-    """`n` labelled rows (a seeded shuffle) of a json/jsonl/csv/parquet file -> (texts, labels)."""
-    import datasets
+    """`n` labelled rows (a seeded shuffle) of a jsonl/json/csv/tsv/parquet file (optionally .gz) -> (texts, labels)."""
+    from ..data.readers import DataSource, check_label_column, check_text_column, read_data_file
 
-    suffix = path.removesuffix(".gz").rsplit(".", 1)[-1]
-    builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
-    if builder is None:
-        raise ValueError(f"--probe_file must be json/jsonl/csv/parquet (optionally .gz), got {path}.")
-    data = datasets.load_dataset(builder, data_files=path, split="train")
+    data = read_data_file(path, txt_as=None, needs="--probe_file (text and label columns)")
     missing = {text_column, label_column} - set(data.column_names)
     if missing:
         raise ValueError(f"--probe_file {path} lacks the column(s) {sorted(missing)} (it has {data.column_names}).")
+    source = DataSource.of("probe", path)
+    check_text_column(data, text_column, source, option="--probe_text_column")
+    check_label_column(data, label_column, source, option="--probe_label_column")
     data = data.shuffle(seed=seed).select(range(min(n, len(data))))
     return list(data[text_column]), list(data[label_column])

@@ -1,32 +1,22 @@
-"""Load a raw text corpus (Hub/local `datasets` dataset or txt / json / jsonl(.gz) / csv / parquet files).
+"""Load a raw text corpus: a Hub/local `datasets` dataset, or files read by the project's one reader
+(`data/readers.py`: jsonl / json / csv / tsv / parquet with a text column, or plain-text .txt, each optionally .gz).
 
 Returns `{"train": ..., "validation": ...}` of `datasets.Dataset` (or `IterableDataset` when streaming) with the text in
-`text_column`, blank documents removed, and a clear error for an empty corpus or a missing column.
+`text_column`, blank documents removed, and a clear error for an empty corpus, a missing column or a non-text value.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from pathlib import Path
 
 import datasets
 
+from ..data.readers import DataSource, check_text_column, read_data_files
+
 logger = logging.getLogger(__name__)
 
-_COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zstd", ".lz4")
-_BUILDERS = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
-
-
-def file_builder(path: str) -> str:
-    """The `datasets` builder name for a data file, looking through a compression suffix (`x.jsonl.gz` -> `json`)."""
-    p = Path(path)
-    suffixes = [s.lower() for s in p.suffixes]
-    while suffixes and suffixes[-1] in _COMPRESSIONS:
-        suffixes.pop()
-    if not suffixes or suffixes[-1] not in _BUILDERS:
-        raise ValueError(f"Cannot tell the format of {path!r}: use one of {sorted(_BUILDERS)} (optionally compressed).")
-    return _BUILDERS[suffixes[-1]]
+TXT_SAMPLE_BY = ("line", "paragraph", "document")
 
 
 def _is_text(text) -> bool:
@@ -41,7 +31,7 @@ def load_corpus(
     text_column: str = "text",
     validation_split_percentage: int = 5,
     streaming: bool = False,
-    txt_sample_by: str = "paragraph",
+    txt_sample_by: str = "line",
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,
     cache_dir: str | None = None,
@@ -50,28 +40,26 @@ def load_corpus(
 ) -> dict:
     """Train (and validation, when one exists or can be split off) splits of raw documents.
 
-    txt files: `txt_sample_by="paragraph"` makes each blank-line-separated block one document (the BERT corpus format
-    that next-sentence prediction needs); `"line"` one row per line; `"document"` one row per file.
+    txt files: `txt_sample_by="line"` (default) makes each line one document, as datasets' text loader does;
+    `"paragraph"` each blank-line-separated block (the BERT corpus format: one sentence per line, a blank line
+    between documents); `"document"` the whole file.
     Without a validation file/split, `validation_split_percentage` % of the train documents are held out (streaming:
     the first `max_eval_samples` documents, default 1000).
     """
     if dataset_name is None and train_file is None:
         raise ValueError("Give a corpus: --dataset_name or --train_file.")
+    if txt_sample_by not in TXT_SAMPLE_BY:
+        raise ValueError(f"--txt_sample_by must be one of {TXT_SAMPLE_BY}, got {txt_sample_by!r}.")
+    sources: dict[str, DataSource] = {}
     if dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config_name, cache_dir=cache_dir, streaming=streaming)
     else:
         files = {"train": train_file}
         if validation_file is not None:
             files["validation"] = validation_file
-        builders = {file_builder(f) for f in files.values()}
-        if len(builders) > 1:
-            raise ValueError(f"train and validation files must have the same format, got {sorted(builders)}.")
-        builder = builders.pop()
-        kwargs = {"sample_by": txt_sample_by, "keep_linebreaks": True} if builder == "text" else {}
-        for f in files.values():
-            if not Path(f).exists():
-                raise FileNotFoundError(f"Data file not found: {f}")
-        raw = datasets.load_dataset(builder, data_files=files, cache_dir=cache_dir, streaming=streaming, **kwargs)
+        raw = read_data_files(files, txt_as=txt_sample_by, streaming=streaming, cache_dir=cache_dir,
+                              needs="pretraining")
+        sources = {split: DataSource.of(split, path, txt_as=txt_sample_by) for split, path in files.items()}
 
     if "train" not in raw:
         raise ValueError(f"The corpus has no 'train' split (splits: {list(raw)}).")
@@ -82,7 +70,8 @@ def load_corpus(
             break
 
     for name, split in splits.items():
-        splits[name] = _clean(split, text_column, name, num_proc=None if streaming else num_proc)
+        source = sources.get(name) or DataSource(name)
+        splits[name] = _clean(split, text_column, source, num_proc=None if streaming else num_proc)
 
     if "validation" not in splits and validation_split_percentage > 0:
         if streaming:
@@ -105,8 +94,9 @@ def _head(split, n: int):
     return split.select(range(min(n, len(split))))
 
 
-def _clean(split, text_column: str, name: str, num_proc: int | None):
-    """Check the column exists and the split has text; drop blank / null documents."""
+def _clean(split, text_column: str, source: DataSource, num_proc: int | None):
+    """Check the column exists and holds text; drop blank / null documents."""
+    name = source.split
     if isinstance(split, datasets.IterableDataset):
         # Streaming datasets may not know their columns before reading: look at the first rows.
         first = list(itertools.islice(iter(split), 1))
@@ -122,6 +112,8 @@ def _clean(split, text_column: str, name: str, num_proc: int | None):
         raise ValueError(f"Text column {text_column!r} not found in the {name} corpus; columns: {split.column_names}.")
     if len(split) == 0:
         raise ValueError(f"The {name} corpus is empty.")
+    # Null (or missing) documents count as blank and are dropped; a number or a list where text belongs is an error.
+    check_text_column(split, text_column, source, allow_null=True)
     split = split.filter(
         lambda batch: [_is_text(t) for t in batch[text_column]], batched=True, num_proc=num_proc, desc="drop blank documents"
     )

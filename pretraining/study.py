@@ -18,7 +18,6 @@ regression baseline on the same labels. `scripts/pretrain_study.py` is the comma
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import logging
 import os
@@ -185,10 +184,11 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 # Data: the tokenizer and the fixed downstream splits, built once in work_dir
 # ---------------------------------------------------------------------------------------------------------------------
-def _read_jsonl(path: str) -> list[dict]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+def _read_rows(path: str, txt_as: str | None = None) -> list[dict]:
+    """The rows of a data file, read by the project's one reader (data/readers.py)."""
+    from ..data.readers import read_data_file
+
+    return read_data_file(path, txt_as=txt_as, needs="the study").to_list()
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -215,12 +215,9 @@ def prepare_data(args: StudyArguments) -> dict[str, str]:
     }  # fmt: skip
     tasks = _split(args.tasks)
     if "imdb" in tasks and not Path(paths["imdb_eval"]).is_file():
-        rows = _read_jsonl(args.imdb_file)
-        bad = [i for i, r in enumerate(rows[:50]) if "text" not in r or "label" not in r]
-        if bad:
-            raise ValueError(
-                f"{args.imdb_file}: rows need 'text' and 'label' (row {bad[0]} has {sorted(rows[bad[0]])})."
-            )
+        rows = _read_rows(args.imdb_file)
+        if rows and not {"text", "label"} <= set(rows[0]):
+            raise ValueError(f"{args.imdb_file}: rows need 'text' and 'label' columns (it has {sorted(rows[0])}).")
         order = np.random.default_rng(1234).permutation(len(rows))
         need = args.imdb_train + args.imdb_eval
         if need > len(rows):
@@ -237,7 +234,7 @@ def prepare_data(args: StudyArguments) -> dict[str, str]:
         _write_jsonl(Path(paths["conll_eval"]), [{"tokens": r["tokens"], "ner_tags": r["ner_tags"]} for r in dev])
     paths["tokenizer"] = str(Path(args.work_dir) / f"tokenizer-{args.vocab_size}-{args.tokenizer_docs}docs")
     if not (Path(paths["tokenizer"]) / "tokenizer.json").is_file():
-        texts = [r["text"] for r in _read_jsonl(args.corpus_file)[: args.tokenizer_docs]]
+        texts = [r["text"] for r in _read_rows(args.corpus_file, txt_as="line")[: args.tokenizer_docs]]
         train_tokenizer(texts, algorithm="wordpiece", vocab_size=args.vocab_size).save_pretrained(paths["tokenizer"])
     return paths
 
@@ -400,7 +397,7 @@ def tfidf_score(args: StudyArguments, paths: dict, seed: int, truncate: bool) ->
     from sklearn.linear_model import LogisticRegression
     from transformers import AutoTokenizer
 
-    train, evals = _read_jsonl(paths["imdb_train"]), _read_jsonl(paths["imdb_eval"])
+    train, evals = _read_rows(paths["imdb_train"]), _read_rows(paths["imdb_eval"])
     texts = {"train": [r["text"] for r in train], "eval": [r["text"] for r in evals]}
     if truncate:
         tokenizer = AutoTokenizer.from_pretrained(paths["tokenizer"])

@@ -16,18 +16,17 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 import seedformer  # noqa: F401  (registers the model family with the Auto classes)
-from seedformer.finetuning.data import _load_file, no_header_hint
+from seedformer.data.readers import data_file_format, no_header_hint, read_data_file
 from seedformer.finetuning.features import POOLINGS, extract_features, write_features
 
 
 def read_inputs(path: str, text_column: str, id_column: str | None, max_samples: int | None,
                 column_names: str | None = None):
-    if path.endswith(".txt"):
-        with open(path, encoding="utf-8") as handle:
-            texts = [line.rstrip("\n") for line in handle if line.strip()]
+    table: datasets.Dataset = read_data_file(path, txt_as="line", column_names=column_names, needs="extract_features")
+    if data_file_format(path) == "text":  # one text per line; blank lines skipped, ids = the texts' order
+        texts = [t for t in table["text"] if t.strip()]
         ids = list(range(len(texts)))
     else:
-        table: datasets.Dataset = _load_file(path, None, column_names=column_names)
         for column in (text_column, id_column):
             if column is not None and column not in table.column_names:
                 raise SystemExit(f"{path} has no column {column!r}; columns: {table.column_names}."
