@@ -53,7 +53,9 @@ def remote_code_auto_map() -> dict[str, str]:
     for auto_name, cls in auto_classes().items():
         parts = cls.__module__.split(".")
         if len(parts) < 3 or parts[0] != package or parts[1] not in SHIPPED_PACKAGES:
-            raise ValueError(f"{auto_name} -> {cls.__qualname__} lives in {cls.__module__}, outside {SHIPPED_PACKAGES}")
+            raise ValueError(
+                f"{auto_name} -> {cls.__qualname__} lives in {cls.__module__}, outside {SHIPPED_PACKAGES}"
+            )
         refs[auto_name] = f"{bundle_module(parts[1])}.{cls.__name__}"
     return refs
 
@@ -143,8 +145,11 @@ def save_pretrained_with_code(model: PreTrainedModel, save, save_directory, *arg
 
         changed = sorted(p for p in folder.iterdir() if p.is_file() and before.get(p.name) != p.stat().st_mtime_ns)
         api.create_commit(
-            repo_id=repo_id, operations=[CommitOperationAdd(path_in_repo=p.name, path_or_fileobj=str(p)) for p in changed],
-            commit_message=commit_message, token=token, create_pr=create_pr,
+            repo_id=repo_id,
+            operations=[CommitOperationAdd(path_in_repo=p.name, path_or_fileobj=str(p)) for p in changed],
+            commit_message=commit_message,
+            token=token,
+            create_pr=create_pr,
         )
     return result
 

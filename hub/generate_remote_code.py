@@ -133,6 +133,7 @@ def _reaches_outside(node: ast.AST, module: SourceModule, shipped: set[str]) -> 
 class Flattened:
     """One sub-package turned into one file's parts."""
 
+    futures: list[str]  # `from __future__ import` names (the same in every module)
     imports: list[str]  # external import lines, in first-seen order
     from_siblings: dict[str, list[str]]  # other generated file -> names imported from it
     sections: list[tuple[SourceModule, str]]  # (module, its body text)
@@ -163,7 +164,11 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
         """(sub-package, defining module name) of one imported shipped name."""
         target = _target(node, module)
         if target in by_qualname or target in others:
-            owner_sub, owner = (sub, by_qualname[target].name) if target in by_qualname else (others[target], target.rsplit(".", 1)[1])
+            owner_sub, owner = (
+                (sub, by_qualname[target].name)
+                if target in by_qualname
+                else (others[target], target.rsplit(".", 1)[1])
+            )
         elif target.startswith(PACKAGE + ".") and target[len(PACKAGE) + 1 :] in exports:
             owner_sub = target[len(PACKAGE) + 1 :]
             if alias.name not in exports[owner_sub]:
@@ -191,10 +196,13 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
     depends: dict[str, set[str]] = {name: set() for name in modules}
     dropped: dict[str, list[tuple[int, int]]] = {name: [] for name in modules}
     docstrings: dict[str, str] = {}
+    futures: dict[str, set[str]] = {name: set() for name in modules}
 
     def hoist(line: str, name: str, refers_to: str, module: SourceModule, node: ast.AST) -> None:
         if bound.setdefault(name, refers_to) != refers_to or name in defined:
-            raise RemoteCodeGenerationError(f"{module.where(node)}: `{name}` means two things once the modules are one file")
+            raise RemoteCodeGenerationError(
+                f"{module.where(node)}: `{name}` means two things once the modules are one file"
+            )
         if line not in imports:
             imports.append(line)
 
@@ -205,7 +213,8 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
         skipped = set()
         for cls in (n for n in body if isinstance(n, ast.ClassDef)):
             hooks = [
-                m for m in cls.body
+                m
+                for m in cls.body
                 if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and _reaches_outside(m, module, shipped)
             ]
             if hooks and len(hooks) == len(cls.body):
@@ -230,7 +239,8 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
                 continue  # e.g. an optional dependency inside `try:`: kept where it is
             dropped[module.name].append((node.lineno, node.end_lineno))
             if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-                continue  # the generated file starts with `from __future__ import annotations`
+                futures[module.name] |= {alias.name for alias in node.names}
+                continue
             if not internal:
                 for alias in node.names:
                     if isinstance(node, ast.Import):
@@ -238,7 +248,9 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
                         name = alias.asname or alias.name.split(".")[0]
                         refers = alias.name if alias.asname else name
                     else:
-                        line = f"from {node.module} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                        line = f"from {node.module} import {alias.name}" + (
+                            f" as {alias.asname}" if alias.asname else ""
+                        )
                         name, refers = alias.asname or alias.name, f"{node.module}.{alias.name}"
                     hoist(line, name, refers, module, node)
                 continue
@@ -258,11 +270,16 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
                     if alias.name not in names:
                         names.append(alias.name)
 
+    # `from __future__ import annotations` changes what every annotation in a file means (strings, which a config's
+    # `@strict` checks differently), so the modules of one sub-package must agree on it.
+    if len({frozenset(f) for f in futures.values()}) > 1:
+        detail = "; ".join(f"{name}.py: {sorted(f) or 'none'}" for name, f in sorted(futures.items()))
+        raise RemoteCodeGenerationError(f"the modules of {sub}/ disagree on `from __future__` imports ({detail})")
     sections = []
     for name in _dependency_order(depends, sub):
         module = modules[name]
         sections.append((module, _body_text(module, dropped[name], docstrings.get(name))))
-    return Flattened(_grouped(imports), from_siblings, sections, defined)
+    return Flattened(sorted(next(iter(futures.values()))), _grouped(imports), from_siblings, sections, defined)
 
 
 def _is_docstring(node: ast.AST) -> bool:
@@ -343,7 +360,9 @@ def generate(
     for sub in SHIPPED_PACKAGES:
         flat = flatten(root, sub, flattened)
         flattened[sub] = flat
-        parts = [HEADER.format(package=PACKAGE, sub=sub), "from __future__ import annotations\n\n"]
+        parts = [HEADER.format(package=PACKAGE, sub=sub)]
+        if flat.futures:
+            parts.append(f"from __future__ import {', '.join(flat.futures)}\n\n")
         parts += [line + "\n" for line in flat.imports]
         for other, names in flat.from_siblings.items():
             parts.append(f"\nfrom .{file_of[other]} import {', '.join(sorted(names))}\n")
@@ -353,7 +372,8 @@ def generate(
         if registrations:
             parts.append(
                 "\n\n" + RULE + "# Auto classes: saving or pushing a model loaded with trust_remote_code=True copies"
-                " these files again\n# (transformers' `custom_object_save`), whichever class it was loaded as.\n" + RULE
+                " these files again\n# (transformers' `custom_object_save`), whichever class it was loaded as.\n"
+                + RULE
             )
             registered = set()
             for auto, cls in registrations:
@@ -373,7 +393,11 @@ def stale_files(directory: Path = REMOTE_CODE_DIR, **generate_kwargs) -> list[st
     """Names of files in `directory` that differ from what `generate` produces now (missing and extra ones too)."""
     expected = generate(**generate_kwargs)
     present = {p.name for p in directory.glob("*.py")} if directory.is_dir() else set()
-    stale = [name for name, text in expected.items() if name not in present or (directory / name).read_bytes() != text.encode()]
+    stale = [
+        name
+        for name, text in expected.items()
+        if name not in present or (directory / name).read_bytes() != text.encode()
+    ]
     return sorted(stale + list(present - set(expected)))
 
 
@@ -398,8 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_files(REMOTE_CODE_DIR)
         if stale:
-            print(f"stale remote code in {REMOTE_CODE_DIR}: {', '.join(stale)}; run "
-                  f"`python -m {PACKAGE}.hub.generate_remote_code`", file=sys.stderr)
+            print(
+                f"stale remote code in {REMOTE_CODE_DIR}: {', '.join(stale)}; run "
+                f"`python -m {PACKAGE}.hub.generate_remote_code`",
+                file=sys.stderr,
+            )
             return 1
         print(f"{REMOTE_CODE_DIR} is current")
         return 0

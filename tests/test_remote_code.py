@@ -412,6 +412,7 @@ def test_generator_flattens_a_source_tree_into_importable_sibling_files(tmp_path
         (("class ToyModel(", "def double(x):\n    return x\n\n\nclass ToyModel("), "defined in both"),
         (("    def forward(self, x):\n", "    def forward(self, x):\n        from .layers import double\n"), "inside a block"),
         (("from collections import OrderedDict\n", "from collections import OrderedDict\nfrom json import dumps as double\n"), "two things"),
+        (("from __future__ import annotations\n", ""), "disagree on `from __future__`"),
     ],
 )
 def test_generator_refuses_what_it_cannot_flatten(tmp_path, edit, message):
