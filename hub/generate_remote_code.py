@@ -87,17 +87,19 @@ def _package_exports(root: Path, sub: str) -> dict[str, str]:
     return exports
 
 
+def _names_bound_by(node: ast.stmt) -> set[str]:
+    """Top-level names one statement defines (a class, a function, an assignment)."""
+    if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {node.name}
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return set()
+
+
 def _defined_names(module: SourceModule) -> set[str]:
-    """Top-level names a module defines itself (classes, functions, assignments)."""
-    names = set()
-    for node in module.tree.body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return names - {"__all__"}
+    """Top-level names a module defines itself (`__all__` aside: the generated file gets one merged list)."""
+    return set().union(*map(_names_bound_by, module.tree.body)) - {"__all__"}
 
 
 def _target(node: ast.ImportFrom, module: SourceModule) -> str:
@@ -138,6 +140,7 @@ class Flattened:
     from_siblings: dict[str, list[str]]  # other generated file -> names imported from it
     sections: list[tuple[SourceModule, str]]  # (module, its body text)
     defined: dict[str, SourceModule]  # top-level name -> defining module
+    exported: list[str]  # merged `__all__`
 
 
 def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened:
@@ -151,14 +154,33 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
     shipped = set(by_qualname) | set(others) | {f"{PACKAGE}.{s}" for s in exports}
 
     defined: dict[str, SourceModule] = {}
+    statements: dict[str, str] = {}  # name -> the statement that defines it, to recognise a repeated one
+    dropped: dict[str, list[tuple[int, int]]] = {name: [] for name in modules}
+    exported: list[str] = []  # the modules' `__all__` entries, merged
     for module in modules.values():
-        for name in _defined_names(module):
-            if name in defined:
-                raise RemoteCodeGenerationError(
-                    f"`{name}` is defined in both {sub}/{defined[name].path.name} and {sub}/{module.path.name}: "
-                    "they become one file, so top-level names must be unique"
-                )
-            defined[name] = module
+        for node in module.tree.body:
+            names = _names_bound_by(node)
+            if names == {"__all__"}:
+                dropped[module.name].append((node.lineno, node.end_lineno))
+                value = node.value if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) else None
+                if isinstance(value, (ast.List, ast.Tuple)):
+                    exported += [
+                        e.value for e in value.elts if isinstance(e, ast.Constant) and e.value not in exported
+                    ]
+                continue
+            text = ast.dump(node)
+            if names and all(statements.get(name) == text for name in names):
+                # the same statement in two modules (`logger = logging.get_logger(__name__)`): kept once
+                dropped[module.name].append((node.lineno, node.end_lineno))
+                continue
+            for name in names:
+                if name in defined:
+                    raise RemoteCodeGenerationError(
+                        f"`{name}` is defined in both {sub}/{defined[name].path.name} and {sub}/{module.path.name}: "
+                        "they become one file, so top-level names must be unique"
+                    )
+                defined[name] = module
+                statements[name] = text
 
     def resolve(node: ast.ImportFrom, module: SourceModule, alias: ast.alias) -> tuple[str, str]:
         """(sub-package, defining module name) of one imported shipped name."""
@@ -194,7 +216,6 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
     bound: dict[str, str] = {}  # name bound by a hoisted import -> what it refers to
     from_siblings: dict[str, list[str]] = {}
     depends: dict[str, set[str]] = {name: set() for name in modules}
-    dropped: dict[str, list[tuple[int, int]]] = {name: [] for name in modules}
     docstrings: dict[str, str] = {}
     futures: dict[str, set[str]] = {name: set() for name in modules}
 
@@ -279,7 +300,9 @@ def flatten(root: Path, sub: str, earlier: Mapping[str, Flattened]) -> Flattened
     for name in _dependency_order(depends, sub):
         module = modules[name]
         sections.append((module, _body_text(module, dropped[name], docstrings.get(name))))
-    return Flattened(sorted(next(iter(futures.values()))), _grouped(imports), from_siblings, sections, defined)
+    return Flattened(
+        sorted(next(iter(futures.values()))), _grouped(imports), from_siblings, sections, defined, exported
+    )
 
 
 def _is_docstring(node: ast.AST) -> bool:
@@ -368,6 +391,8 @@ def generate(
             parts.append(f"\nfrom .{file_of[other]} import {', '.join(sorted(names))}\n")
         for _, text in flat.sections:
             parts.append("\n\n" + text)
+        if flat.exported:
+            parts.append("\n\n__all__ = [" + ", ".join(f'"{name}"' for name in flat.exported) + "]\n")
         registrations = [(auto, cls) for auto, cls in auto_classes.items() if cls in flat.defined]
         if registrations:
             parts.append(

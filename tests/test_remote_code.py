@@ -334,9 +334,14 @@ import math
 
 from ..configuration.configuration_toy import ToyConfig
 
+SCALE_FIELD = "scale"
+
 
 def double(x):
-    return 2 * x * ToyConfig.scale / math.pi
+    return 2 * x * getattr(ToyConfig, SCALE_FIELD) / math.pi
+
+
+__all__ = ["double"]
 '''
 TOY_MODELING = '''
 """Toy model."""
@@ -347,6 +352,8 @@ from collections import OrderedDict
 
 from ..configuration import Registrable, ToyConfig
 from .layers import double
+
+SCALE_FIELD = "scale"
 
 
 class ToyModel(Registrable):
@@ -367,6 +374,9 @@ class ToyModel(Registrable):
         except ImportError:
             numpy = None
         return json.dumps(OrderedDict(numpy=numpy is not None))
+
+
+__all__ = ["ToyModel"]
 '''
 
 
@@ -390,6 +400,9 @@ def test_generator_flattens_a_source_tree_into_importable_sibling_files(tmp_path
     assert modeling.count("import math\n") == 1 and "..hub" not in modeling and "save_pretrained" not in modeling
     assert modeling.index("def double(") < modeling.index("class ToyModel(")  # dependencies first
     assert modeling.index("class ToyModel(") < modeling.index("import numpy  # an optional")  # stays in its block
+    # A statement repeated in two modules is kept once; the modules' `__all__` become one.
+    assert modeling.count('SCALE_FIELD = "scale"') == 1 and modeling.count("__all__") == 1
+    assert '\n__all__ = ["double", "ToyModel"]\n' in modeling
     bundle = tmp_path / "toybundle"
     bundle.mkdir()
     (bundle / "__init__.py").write_text("")

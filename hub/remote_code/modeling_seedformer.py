@@ -161,9 +161,6 @@ def pad(tensor: torch.Tensor, packed: PackedSequences, value: float = 0.0) -> to
     return out.view(packed.batch_size, packed.seq_len, *tensor.shape[1:])
 
 
-__all__ = ["PackedSequences", "QuerySubset", "pad", "unpad"]
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # modeling/attention.py
 # --------------------------------------------------------------------------------------------------------------------
@@ -1337,21 +1334,6 @@ def _classifier_dropout(config) -> float:
     return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
 
 
-__all__ = [
-    "SeedformerPreTrainedModel",
-    "SeedformerModel",
-    "SeedformerForMaskedLM",
-    "SeedformerForPreTraining",
-    "SeedformerForNextSentencePrediction",
-    "SeedformerForSequenceClassification",
-    "SeedformerForTokenClassification",
-    "SeedformerForQuestionAnswering",
-    "SeedformerForMultipleChoice",
-    "SeedformerForPreTrainingOutput",
-    "SeedformerForReplacedTokenDetection",
-]
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # modeling/decoder.py
 # --------------------------------------------------------------------------------------------------------------------
@@ -1519,9 +1501,6 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         return BaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=hidden_states, **{CACHE_FIELD: cache if use_cache else None}
         )
-
-
-__all__ = ["CACHE_FIELD", "DecoderLayer", "SeedformerDecoder", "resolve_cache"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -1811,7 +1790,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         )
 
 
-__all__ = ["SeedformerForConditionalGeneration", "SeedformerSeq2SeqModel", "shift_tokens_right"]
+__all__ = ["CACHE_FIELD", "DecoderLayer", "SeedformerDecoder", "resolve_cache", "SeedformerPreTrainedModel", "SeedformerModel", "SeedformerForMaskedLM", "SeedformerForPreTraining", "SeedformerForNextSentencePrediction", "SeedformerForSequenceClassification", "SeedformerForTokenClassification", "SeedformerForQuestionAnswering", "SeedformerForMultipleChoice", "SeedformerForPreTrainingOutput", "SeedformerForReplacedTokenDetection", "SeedformerForConditionalGeneration", "SeedformerSeq2SeqModel", "shift_tokens_right", "PackedSequences", "QuerySubset", "pad", "unpad"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
