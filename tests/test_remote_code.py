@@ -145,6 +145,10 @@ def test_every_registered_head_saves_the_generated_code_and_full_auto_map(saved_
     for _, folder in cases:
         assert_ships_the_generated_code(folder)
         assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.bin"))
+        # The atomic copy keeps the files' permissions (its temporary file starts private, 0600).
+        assert {p.name: p.stat().st_mode for p in folder.glob("*.py")} == {
+            p.name: p.stat().st_mode for p in remote_code_files()
+        }
 
 
 def test_remote_code_loads_without_the_package_and_matches(saved_heads):
