@@ -147,7 +147,13 @@ def save_pretrained_with_code(model: PreTrainedModel, save, save_directory, *arg
             card_for_push(model, repo_id, token=token).save(folder / "README.md")
         from huggingface_hub import CommitOperationAdd
 
-        changed = sorted(p for p in folder.iterdir() if p.is_file() and before.get(p.name) != p.stat().st_mtime_ns)
+        # What this save wrote (as transformers' push: files new or modified since the save began), minus the hidden
+        # temporary files of another process saving into the same folder.
+        changed = sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and before.get(p.name) != p.stat().st_mtime_ns
+        )
         api.create_commit(
             repo_id=repo_id,
             operations=[CommitOperationAdd(path_in_repo=p.name, path_or_fileobj=str(p)) for p in changed],

@@ -17,7 +17,11 @@ Rules (everything else stops the generator with a message that names the file an
 - A method that imports from a part of the package that does not ship (`hub/`: the save and push hooks that copy
   this bundle and write a model card) is left out; the generated classes inherit transformers' methods instead.
 - Import shipped names under their own names, at module level (not `from . import module`, not `X as Y`, not inside
-  a function); no top-level name may be defined in two modules of one sub-package.
+  a function); no top-level name may be defined in two modules of one sub-package (a statement repeated verbatim,
+  such as a logger, is kept once); the modules of one sub-package agree on `from __future__` imports. The modules'
+  `__all__` lists become one.
+- The output depends on the source text only (comments and docstrings kept, module docstrings become comments), so
+  after `ruff format` or any edit of `configuration/` or `modeling/`, regenerate.
 
     python -m seedformer.hub.generate_remote_code          # rewrite hub/remote_code/
     python -m seedformer.hub.generate_remote_code --check  # exit 1 if the files differ from the sources (CI)
