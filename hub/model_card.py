@@ -282,18 +282,21 @@ def push_model_to_hub(
     tags: list[str] | None = None,
 ):
     """`PushToHubMixin.push_to_hub` for Seedformer models: same arguments, one commit with the weights, config,
-    remote code (via `save_pretrained`) and a Seedformer model card. A card already on the Hub (say, from a training
-    run) is kept and only gains the tags."""
-    from huggingface_hub import create_repo
+    code (written by the model's `save_pretrained`) and a Seedformer model card, through `huggingface_hub`'s public
+    API. A card already on the Hub (say, from a training run) is kept and only gains the tags."""
+    from huggingface_hub import HfApi
 
-    repo_id = create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+    api = HfApi()
+    repo_id = api.create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
     card = card_for_push(model, repo_id, token=token, tags=tags)
+    if revision is not None and not revision.startswith("refs/pr"):
+        api.create_branch(repo_id=repo_id, branch=revision, token=token, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp, max_shard_size=max_shard_size)
         card.save(os.path.join(tmp, "README.md"))
-        return model._upload_modified_files(
-            tmp, repo_id, files_timestamps={}, commit_message=commit_message or "Upload model", token=token,
-            create_pr=create_pr, revision=revision, commit_description=commit_description,
+        return api.upload_folder(
+            repo_id=repo_id, folder_path=tmp, commit_message=commit_message or "Upload model",
+            commit_description=commit_description, token=token, revision=revision, create_pr=create_pr,
         )
 
 

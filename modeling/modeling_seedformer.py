@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -163,59 +164,52 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             init.copy_(module.inv_freq, fresh.inv_freq)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """`PreTrainedModel.save_pretrained`, plus the model code: the folder (and a `push_to_hub`, a `Trainer`
-        checkpoint) gets flat `configuration_seedformer.py` / `modeling_seedformer.py` / sibling modules and an
-        `auto_map` for every Auto class, so `trust_remote_code=True` loads it where Seedformer is not installed."""
-        try:
-            from ..hub.export import save_pretrained_with_code
-        except ImportError:  # the exported copy: already flat, so transformers' own code copy is enough
-            if not self.is_remote_code():  # loaded without an Auto class: pick ours from the config's auto_map
-                own = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
-                auto = [name for name, ref in (getattr(self.config, "auto_map", None) or {}).items() if ref == own]
-                if auto:
-                    type(self).register_for_auto_class(auto[0])
-            return super().save_pretrained(save_directory, *args, **kwargs)
+        """`PreTrainedModel.save_pretrained` (same arguments), and the folder also gets the model code: the generated
+        `configuration_seedformer.py` / `modeling_seedformer.py` and an `auto_map` for every Auto class, so
+        `trust_remote_code=True` loads it where Seedformer is not installed (see `hub/export.py`).
+
+        This method and `push_to_hub` reach into `hub/`, so the generated code leaves them out: its classes use
+        transformers' own methods, which copy the generated files themselves."""
+        from ..hub.export import save_pretrained_with_code
+
         return save_pretrained_with_code(self, super().save_pretrained, save_directory, *args, **kwargs)
 
     def push_to_hub(self, repo_id, **kwargs):
-        """`PreTrainedModel.push_to_hub` (same arguments) whose commit also carries a Seedformer model card."""
-        try:
-            from ..hub.model_card import push_model_to_hub
-        except ImportError:  # the exported copy: transformers' push (its save_pretrained still ships the code)
-            return super().push_to_hub(repo_id, **kwargs)
+        """`PreTrainedModel.push_to_hub` (same arguments): one commit with the weights, config, code and a Seedformer
+        model card."""
+        from ..hub.model_card import push_model_to_hub
+
         return push_model_to_hub(self, repo_id, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_pickle: bool = False, **kwargs):
-        """`PreTrainedModel.from_pretrained` that loads safetensors weights only. Unpickling a `.bin` checkpoint can
-        run arbitrary code, so it needs an explicit `allow_pickle=True` (transformers then still uses
-        `torch.load(weights_only=True)`).
+        """`PreTrainedModel.from_pretrained` with `use_safetensors=True` unless `allow_pickle=True`: unpickling a
+        `.bin` checkpoint can run arbitrary code (with the opt-in, transformers still uses
+        `torch.load(weights_only=True)`). A checkpoint with pickled weights only is refused with an `OSError` that
+        says so.
 
         A checkpoint of another model type (a BERT or BART folder) raises a `ValueError` that names the converter:
         its weights have other names (and BERT's q/k/v are separate), so transformers would load a mostly random
         model with only warnings."""
         if not isinstance(kwargs.get("config"), PreTrainedConfig):
             _refuse_other_model_types(pretrained_model_name_or_path, kwargs)
-        if not allow_pickle:
-            if kwargs.get("use_safetensors") is False:
-                raise ValueError("`use_safetensors=False` loads pickled weights; pass `allow_pickle=True` to opt in.")
-            kwargs["use_safetensors"] = True
+        if allow_pickle:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if kwargs.get("use_safetensors") is False:
+            raise ValueError("`use_safetensors=False` loads pickled weights; pass `allow_pickle=True` to opt in.")
+        kwargs["use_safetensors"] = True
         try:
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         except OSError as err:
-            # Without safetensors, a Hub repo first goes through transformers' safetensors-conversion attempt,
-            # whose failure can be any HTTP error: recognise it by where it was raised.
-            frames, tb = [], err.__traceback__
-            while tb is not None:
-                frames.append(tb.tb_frame.f_globals.get("__name__", ""))
-                tb = tb.tb_next
-            from_conversion = any(name.endswith("safetensors_conversion") for name in frames)
-            if allow_pickle or not ("safetensors" in str(err) or from_conversion):
+            # transformers' message depends on the path it took (a Hub repo first tries the safetensors conversion
+            # service); what is there decides ours.
+            pickled = _pickled_weights_only(pretrained_model_name_or_path, kwargs)
+            if pickled is None:
                 raise
             raise OSError(
-                f"No safetensors weights (model.safetensors) found for {pretrained_model_name_or_path}. Seedformer does "
-                "not unpickle `.bin` checkpoints by default: pickle can execute code. Convert the weights to "
-                "safetensors, or pass `allow_pickle=True` if you trust the source."
+                f"{pretrained_model_name_or_path} has pickled weights ({pickled}) and no model.safetensors. Seedformer "
+                "does not unpickle by default: pickle can execute code. Convert the weights to safetensors, or pass "
+                "`allow_pickle=True` if you trust the source."
             ) from err
 
     def _pool(self, outputs, attention_mask) -> torch.Tensor:
@@ -249,6 +243,29 @@ CONVERTERS = {
     "bert": ("seedformer.conversion.convert_bert_checkpoint", "scripts/convert_bert_checkpoint.py"),
     "bart": ("seedformer.conversion.convert_bart_checkpoint", "scripts/convert_bart_checkpoint.py"),
 }
+
+
+def _pickled_weights_only(pretrained_model_name_or_path, kwargs: dict) -> str | None:
+    """The pickled weights file of a checkpoint that has no safetensors weights, else None (also when unknown)."""
+    variant, subfolder = kwargs.get("variant"), kwargs.get("subfolder") or ""
+
+    def named(name: str) -> str:  # transformers' naming: model.safetensors.index.json -> model.safetensors.index.fp16.json
+        parts = name.split(".")
+        return "/".join(filter(None, [subfolder, ".".join(parts[:-1] + [variant] + parts[-1:]) if variant else name]))
+
+    def exists(name: str) -> bool:
+        if os.path.isdir(pretrained_model_name_or_path):
+            return os.path.isfile(os.path.join(pretrained_model_name_or_path, name))
+        from huggingface_hub import file_exists
+
+        return file_exists(str(pretrained_model_name_or_path), name, revision=kwargs.get("revision"), token=kwargs.get("token"))
+
+    try:
+        if any(exists(named(n)) for n in ("model.safetensors", "model.safetensors.index.json")):
+            return None  # safetensors weights are there: transformers' own error (a missing shard, ...) stands
+        return next((named(n) for n in ("pytorch_model.bin", "pytorch_model.bin.index.json") if exists(named(n))), None)
+    except Exception:  # offline, no such repo, no access: keep transformers' error
+        return None
 
 
 def _refuse_other_model_types(pretrained_model_name_or_path, kwargs: dict) -> None:

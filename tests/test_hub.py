@@ -18,7 +18,7 @@ import yaml
 from hub_server import HubServer
 from test_remote_code import TEXT, run_isolated, tiny_tokenizer
 
-from seedformer.hub.export import audit_exported_code, auto_map, shipped_modules
+from seedformer.hub.export import remote_code_auto_map, remote_code_files
 from seedformer.hub.model_card import build_model_card, head_task
 
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
@@ -47,6 +47,15 @@ from seedformer.hub.export import RemoteCodeCallback
 from seedformer.hub.model_card import write_run_model_card
 
 tiny, texts, work, repos = {tiny!r}, {texts!r}, {work!r}, {repos!r}
+
+
+def private_api(*args, **kwargs):
+    raise AssertionError("a Seedformer push used transformers' private upload helpers")
+
+
+# Seedformer's own pushes go through huggingface_hub's public API only.
+seedformer.SeedformerPreTrainedModel._upload_modified_files = private_api
+seedformer.SeedformerPreTrainedModel._get_files_timestamps = private_api
 tok = AutoTokenizer.from_pretrained(work + "/tokenizer")
 enc = dict(tok(texts, padding=True, return_tensors="pt"))
 refs = {{}}
@@ -129,8 +138,8 @@ opted_in = transformers.AutoModelForSequenceClassification.from_pretrained(
 ).eval()
 assert type(opted_in).__module__.startswith("transformers_modules.")
 
-# Someone without the package pushes the remote-code model on (e.g. after finetuning it): the exported copy's
-# push_to_hub/save_pretrained fall back to transformers' own code copy, and the new repo loads again.
+# Someone without the package pushes the remote-code model on (e.g. after finetuning it): the generated classes use
+# transformers' own push_to_hub / save_pretrained, whose code copy ships the same files, and the new repo loads again.
 repo_id, auto_name = repos["cls"]
 model = getattr(transformers, auto_name).from_pretrained(repo_id, trust_remote_code=True).eval()
 model.push_to_hub("me/repushed")
@@ -159,13 +168,14 @@ def pushed(tmp_path_factory):
 
 def test_pushes_upload_weights_config_tokenizer_code_and_card(pushed):
     hub, _ = pushed
-    code = {f"{name}.py" for name in shipped_modules()}
+    code = {p.name: p.read_bytes() for p in remote_code_files()}
     for key, (repo_id, auto_name) in REPOS.items():
         files = hub.files(repo_id)
-        expected = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} | code
+        expected = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} | set(code)
         assert expected <= set(files), (key, expected - set(files))
+        assert {name: files[name] for name in code} == code, key  # the generated files, byte for byte
         assert not [p for p in files if p.endswith((".bin", ".pt", ".pkl")) and p != "training_args.bin"], key
-        assert json.loads(files["config.json"])["auto_map"] == auto_map()
+        assert json.loads(files["config.json"])["auto_map"] == remote_code_auto_map()
         meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
         assert meta["library_name"] == "transformers" and "seedformer" in meta["tags"], (key, meta)
         assert meta["pipeline_tag"] == head_task(auto_name.replace("AutoModel", "Seedformer"))[0]
@@ -192,7 +202,7 @@ def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed)
     # Every commit after the first checkpoint push serves trust_remote_code (auto_map + the files it names).
     for commit in commits:
         if "config.json" in commit.files:
-            assert {f"{ref.split('.')[0]}.py" for ref in auto_map().values()} <= set(commit.files), commit.message
+            assert {f"{ref.split('.')[0]}.py" for ref in remote_code_auto_map().values()} <= set(commit.files), commit.message
     card = hub.files(repo_id)["README.md"].decode()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["datasets"] == ["imdb"] and meta["license"] == "apache-2.0"
@@ -201,7 +211,9 @@ def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed)
     assert any(m["name"] == "eval_loss" and m["value"] > 0 for r in results for m in r["metrics"])
     assert "learning_rate" in card and "import seedformer" in card
     assert (work / "trainer" / "README.md").read_text() == card  # the local copy is what was pushed
-    assert audit_exported_code(work / "trainer") == []
+    assert {p.name: p.read_bytes() for p in (work / "trainer").glob("*.py")} == {
+        p.name: p.read_bytes() for p in remote_code_files()
+    }
 
 
 def test_pull_without_the_package_matches(pushed):
@@ -214,7 +226,9 @@ def test_pull_without_the_package_matches(pushed):
         assert report[key]["diff"] <= 1e-6, (key, report[key])  # same code and weights; observed 0
         assert "modeling_seedformer.py" in report[key]["files"]
     assert report["repushed"]["diff"] <= 1e-6, report["repushed"]
-    assert {f"{ref.split('.')[0]}.py" for ref in auto_map().values()} <= set(hub.files("me/repushed"))
+    repushed = hub.files("me/repushed")
+    assert {p.name: repushed.get(p.name) for p in remote_code_files()} == {p.name: p.read_bytes() for p in remote_code_files()}
+    assert json.loads(repushed["config.json"])["auto_map"] == remote_code_auto_map()
     # The puller really downloaded from the stand-in (its cache started empty).
     assert any(m == "GET" and "/resolve/" in p for m, p in hub.state.requests)
 
@@ -266,7 +280,7 @@ def test_pretrain_script_push_to_hub_uploads_code_and_run_card(tmp_path):
     assert {"config.json", "model.safetensors", "tokenizer.json", "modeling_seedformer.py", "README.md"} <= set(files)
     # Checkpoint pushes during training (hub_strategy every_save) already serve trust_remote_code.
     assert len(commits) >= 3
-    needed = {f"{ref.split('.')[0]}.py" for ref in auto_map().values()}
+    needed = {f"{ref.split('.')[0]}.py" for ref in remote_code_auto_map().values()}
     assert all(needed <= set(c.files) for c in commits if "config.json" in c.files)
     meta = yaml.safe_load(files["README.md"].decode().split("---")[1])
     assert meta["datasets"] == ["tinycorpus"] and meta["pipeline_tag"] == "fill-mask"
