@@ -32,6 +32,7 @@ NORM_TYPES = ("layer_norm", "rms_norm")
 GATED_ACTIVATIONS = {"geglu": "gelu", "swiglu": "silu"}
 # When the encoder drops padding and runs on packed real tokens (see `modeling/padding.py`).
 UNPADDED_EXECUTION = ("auto", "always", "never")
+CLASSIFIER_POOLING = ("cls", "mean")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", *GATED_ACTIVATIONS)
 
 
@@ -82,6 +83,10 @@ class SeedformerConfig(PreTrainedConfig):
             the padded (B, L) path. Requests for `output_attentions` / `output_hidden_states`, 4-D masks,
             `flex_attention` and `torch.compile` tracing always take the padded path. Padded positions of `last_hidden_state` are 0 in
             the unpadded path (they are meaningless in either path); real positions match within float tolerance.
+        classifier_pooling: what the sequence-classification and multiple-choice heads pool before BERT's pooler
+            (dense + tanh): `"cls"` (BERT) the first real token, `"mean"` (ModernBERT's option) the mean of the real
+            tokens' final states. An encoder pretrained with MLM alone never trains [CLS]; on IMDB after a short
+            CPU pretraining, mean pooling finetunes better (docs/pretrain_study/).
         is_encoder_decoder: add a decoder (`decoder_layers`, `decoder_attention_heads`, `decoder_ffn_dim`; each
             defaults to the encoder's value) for sequence-to-sequence generation.
         position_offset / scale_embedding: BART compatibility (learned positions start at index 2; embeddings are
@@ -109,6 +114,7 @@ class SeedformerConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     classifier_dropout: float | int | None = None
+    classifier_pooling: str = "cls"
     pad_token_id: int | None = 0
     bos_token_id: int | None = None
     eos_token_id: int | list[int] | None = None
@@ -253,6 +259,7 @@ class SeedformerConfig(PreTrainedConfig):
             ("norm_type", NORM_TYPES),
             ("hidden_act", ACTIVATIONS),
             ("unpadded_execution", UNPADDED_EXECUTION),
+            ("classifier_pooling", CLASSIFIER_POOLING),
         ):
             value = getattr(self, name)
             if value not in allowed:

@@ -682,6 +682,19 @@ class SeedformerPreTrainedModel(PreTrainedModel):
                 "`allow_pickle=True` if you trust the source."
             ) from err
 
+    def _pool(self, outputs, attention_mask) -> torch.Tensor:
+        """The classification heads' (B, hidden) summary, by `config.classifier_pooling`: BERT's pooler output on the
+        first real token ("cls"), or BERT's pooler on the mean of the real tokens' final states ("mean")."""
+        if self.config.classifier_pooling == "cls":
+            return outputs.pooler_output
+        states = outputs.last_hidden_state
+        if attention_mask is None or attention_mask.dim() != 2:
+            mean = states.mean(dim=1)
+        else:
+            weights = attention_mask.to(states.dtype).unsqueeze(-1)
+            mean = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+        return self.seedformer.pooler(mean)
+
     def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs):
         """Run the shared backbone with a `ModelOutput` whatever the caller asked for (heads build their own)."""
         return self.seedformer(
@@ -1151,7 +1164,7 @@ class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
 
 
 class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
-    """Pooled [CLS] -> dropout -> linear. Regression / single-label / multi-label by `config.problem_type`, as BERT."""
+    """Pooled [CLS] (or mean, `config.classifier_pooling`) -> dropout -> linear. Regression / single-label / multi-label by `config.problem_type`, as BERT."""
 
     accepts_loss_kwargs = False
 
@@ -1176,7 +1189,7 @@ class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
     ) -> SequenceClassifierOutput:
         """labels (B,) class ids or floats (regression), or (B, num_labels) multi-hot. logits (B, num_labels)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
-        logits = self.classifier(self.dropout(outputs.pooler_output))
+        logits = self.classifier(self.dropout(self._pool(outputs, attention_mask)))
         loss = self.loss_function(labels, logits, self.config) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
@@ -1282,7 +1295,7 @@ class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
         outputs = self._encode(
             flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), flat(inputs_embeds), **kwargs
         )
-        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
+        logits = self.classifier(self.dropout(self._pool(outputs, flat(attention_mask)))).view(-1, num_choices)
         loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
