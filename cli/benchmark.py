@@ -11,8 +11,8 @@ alike; the RATIOS of one run are the comparable numbers. Memory is measured on a
 batch of a shape, every model warm): the peak process RSS (psutil, sampled every 0.5 ms by a thread) minus the RSS just before the
 call, after `malloc_trim(0)` returned freed heap.
 
-    python scripts/benchmark.py --output-dir bench            # the README table (slow on a shared CPU)
-    python scripts/benchmark.py --quick --output-dir /tmp/b   # seconds: tiny models, one shape
+    seedformer benchmark --output-dir bench            # the README table (slow on a shared CPU)
+    seedformer benchmark --quick --output-dir /tmp/b   # seconds: tiny models, one shape
 Writes benchmark.csv, benchmark.md (the table) and benchmark.png (tokens/s vs padding fraction).
 """
 

@@ -1,6 +1,6 @@
 """Convert a transformers BART checkpoint folder into a Seedformer seq2seq checkpoint with identical outputs.
 
-    python scripts/convert_bart_checkpoint.py path/to/bart path/to/seedformer
+    seedformer convert-bart-checkpoint path/to/bart path/to/seedformer
 """
 
 import argparse

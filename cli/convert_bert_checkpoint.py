@@ -1,6 +1,6 @@
 """Convert a transformers BERT checkpoint folder into a Seedformer checkpoint folder with identical outputs.
 
-    python scripts/convert_bert_checkpoint.py path/to/bert path/to/seedformer
+    seedformer convert-bert-checkpoint path/to/bert path/to/seedformer
 """
 
 import argparse

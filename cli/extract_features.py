@@ -1,7 +1,6 @@
-#!/usr/bin/env python
 """Sentence embeddings from an encoder checkpoint, written with their ids.
 
-    python scripts/extract_features.py --model CKPT --input texts.jsonl --text_column text \
+    seedformer extract-features --model CKPT --input texts.jsonl --text_column text \
         --output embeddings.npy --pooling mean --normalize
 
 Input: .txt (one text per line; ids = line numbers), or csv/tsv/json/jsonl(.gz)/parquet with --text_column and

@@ -1,7 +1,6 @@
-#!/usr/bin/env python
 """Finetune a Seedformer (or any transformers) checkpoint on a downstream task with the stock Trainer.
 
-    python scripts/finetune.py --task text-classification --model_name_or_path CKPT \
+    seedformer finetune --task text-classification --model_name_or_path CKPT \
         --train_file train.jsonl.gz --validation_split_percentage 10 --text_column text --label_column label \
         --output_dir out --do_train --do_eval --num_train_epochs 1
 

@@ -1,6 +1,6 @@
 """Finetune (or train from scratch) a Seedformer encoder-decoder for translation / summarisation.
 
-    python scripts/finetune_seq2seq.py --data_dir ../shared/data/multi30k --source_lang en --target_lang de \
+    seedformer finetune-seq2seq --data_dir ../shared/data/multi30k --source_lang en --target_lang de \
         --output_dir runs/multi30k --do_train --predict_with_generate --num_train_epochs 1
 
 Parallel text files (`--data_dir` with <split>.<lang>) or a column file (`--train_file x.jsonl --source_column

@@ -4,17 +4,17 @@ From scratch the default is the measured CPU recipe `--preset cpu_small` (pretra
 masking, learning rate and schedule, batch, sequence length); any flag given explicitly overrides it, and
 `--max_train_minutes 60` gives the run a time budget with the learning rate annealed to 0 at its end:
 
-    python scripts/pretrain.py --train_file corpus.jsonl.gz --tokenizer_name my-tokenizer --output_dir runs/cpu \\
+    seedformer pretrain --train_file corpus.jsonl.gz --tokenizer_name my-tokenizer --output_dir runs/cpu \\
         --do_train --do_eval --max_steps 1000000 --max_train_minutes 60 --probe_file labelled.jsonl.gz
 
-    python scripts/pretrain.py --train_file corpus.jsonl.gz --tokenizer_name my-tokenizer --objective mlm \
+    seedformer pretrain --train_file corpus.jsonl.gz --tokenizer_name my-tokenizer --objective mlm \
         --config_overrides hidden_size=256,num_hidden_layers=4,num_attention_heads=4,intermediate_size=1024 \
         --max_seq_length 128 --output_dir runs/mlm --do_train --do_eval --max_steps 10000
 
 Every TrainingArguments flag works (--per_device_train_batch_size, --gradient_accumulation_steps, --save_steps,
 --fsdp, --deepspeed, ...). Re-running the same command resumes from the last complete checkpoint in --output_dir.
-Multi-GPU: `torchrun --nproc_per_node=8 scripts/pretrain.py ...` or `accelerate launch scripts/pretrain.py ...`.
-A single JSON file of arguments is also accepted: `python scripts/pretrain.py args.json`.
+Multi-GPU: `torchrun --nproc_per_node=8 -m seedformer pretrain ...` or `accelerate launch -m seedformer pretrain ...`.
+A single JSON file of arguments is also accepted: `seedformer pretrain args.json`.
 """
 
 import sys

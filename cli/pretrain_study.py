@@ -1,10 +1,10 @@
 """The pretraining recipe study (issue 13): pretrain each arm for each wall-clock budget, finetune with one fixed
 protocol per task and several seeds, append one CSV row per (arm, budget, task, seed), plot score vs minutes.
 
-    OMP_NUM_THREADS=1 python scripts/pretrain_study.py --budgets 15,60 --seeds 0,1,2 --tasks imdb,conll
+    OMP_NUM_THREADS=1 seedformer pretrain-study --budgets 15,60 --seeds 0,1,2 --tasks imdb,conll
 
 Resumable: rows already in --results_csv are skipped and finished pretraining runs in --work_dir are reused, so the
-same command continues a stopped study. Every option: `python scripts/pretrain_study.py --help`
+same command continues a stopped study. Every option: `seedformer pretrain-study --help`
 (seedformer.pretraining.study.StudyArguments).
 """
 

@@ -1,7 +1,7 @@
 """One command from a corpus to a served classifier, on the embedded demo reviews by default (no network).
 
-    python scripts/quickstart.py                                   # embedded corpus, a few minutes on 2 CPU cores
-    python scripts/quickstart.py --train_file ../shared/data/imdb/train.jsonl.gz --max_examples 5000 \
+    seedformer quickstart                                   # embedded corpus, a few minutes on 2 CPU cores
+    seedformer quickstart --train_file ../shared/data/imdb/train.jsonl.gz --max_examples 5000 \
         --class_names negative,positive                            # IMDB's labels are 0/1
 """
 

@@ -1,6 +1,6 @@
 """Train a WordPiece (default), byte-level BPE or Unigram tokenizer and save it for `AutoTokenizer.from_pretrained`.
 
-    python scripts/train_tokenizer.py --train_file corpus.jsonl.gz --text_column text \
+    seedformer train-tokenizer --train_file corpus.jsonl.gz --text_column text \
         --algorithm wordpiece --vocab_size 30522 --output_dir my-tokenizer
 """
 

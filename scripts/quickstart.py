@@ -1,0 +1,12 @@
+"""`python scripts/quickstart.py ARGS` runs `seedformer quickstart ARGS`; the program is `seedformer/cli/quickstart.py`."""
+
+import os
+
+# before transformers is imported (huggingface_hub reads it once): this program never needs the network
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from seedformer.cli.quickstart import main  # noqa: E402
+
+if __name__ == "__main__":
+    main()
