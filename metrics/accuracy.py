@@ -11,8 +11,14 @@ class Accuracy(evaluate.Metric):
             description="Proportion of correct predictions (sklearn.metrics.accuracy_score).",
             citation="",
             inputs_description="predictions, references: lists of int labels; optional sample_weight, normalize.",
-            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
+            ),
         )
 
     def _compute(self, predictions, references, normalize=True, sample_weight=None):
-        return {"accuracy": float(accuracy_score(references, predictions, normalize=normalize, sample_weight=sample_weight))}
+        return {
+            "accuracy": float(
+                accuracy_score(references, predictions, normalize=normalize, sample_weight=sample_weight)
+            )
+        }

@@ -33,7 +33,9 @@ class Seqeval(evaluate.Metric):
             features=datasets.Features({"predictions": tags, "references": tags}),
         )
 
-    def _compute(self, predictions, references, suffix=False, scheme=None, mode=None, sample_weight=None, zero_division=0):
+    def _compute(
+        self, predictions, references, suffix=False, scheme=None, mode=None, sample_weight=None, zero_division=0
+    ):
         if mode == "strict" and scheme is None:
             scheme = "IOB2"
         if scheme is not None:

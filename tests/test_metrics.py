@@ -56,7 +56,11 @@ def closed_port() -> int:
 
 
 def compute_all(**env_overrides) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_EVALUATE_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_HUB_OFFLINE", "HF_EVALUATE_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    }
     env.update(env_overrides, PYTHONPATH=os.pathsep.join([PKG_PARENT, env.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-c", COMPUTE_ALL], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -85,8 +89,12 @@ def test_numbers_are_the_reference_packages():
     from seqeval.metrics import classification_report
 
     preds, labels = [0, 2, 1, 1, 0, 2], [0, 1, 1, 2, 0, 2]
-    assert load_metric("accuracy").compute(predictions=preds, references=labels)["accuracy"] == accuracy_score(labels, preds)
-    assert load_metric("f1").compute(predictions=preds, references=labels, average="micro")["f1"] == f1_score(labels, preds, average="micro")
+    assert load_metric("accuracy").compute(predictions=preds, references=labels)["accuracy"] == accuracy_score(
+        labels, preds
+    )
+    assert load_metric("f1").compute(predictions=preds, references=labels, average="micro")["f1"] == f1_score(
+        labels, preds, average="micro"
+    )
     mcc = load_metric("matthews_correlation").compute(predictions=preds, references=labels)["matthews_correlation"]
     assert mcc == matthews_corrcoef(labels, preds)
 
@@ -105,7 +113,9 @@ def test_numbers_are_the_reference_packages():
     report = classification_report(tags_ref, tags_pred, output_dict=True, zero_division=0)
     assert ours["overall_f1"] == report["micro avg"]["f1-score"] and ours["PER"]["number"] == 2
     strict = load_metric("seqeval").compute(predictions=tags_pred, references=tags_ref, mode="strict")
-    assert strict["LOC"]["precision"] == 0.0 and ours["LOC"]["precision"] == 1.0  # I-LOC opens no entity in strict IOB2
+    assert (
+        strict["LOC"]["precision"] == 0.0 and ours["LOC"]["precision"] == 1.0
+    )  # I-LOC opens no entity in strict IOB2
 
 
 def test_seqeval_all_outside_tags_is_zero_without_warnings(recwarn):

@@ -43,7 +43,9 @@ def test_dispatcher_lists_commands_and_rejects_unknown_ones(capsys):
 
 
 def run(*command, cwd=None, env=None, timeout=600):
-    result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -86,7 +88,9 @@ def test_editable_wheel_and_sdist_installs_expose_the_same_modules_and_commands(
     command = tmp_path / "editable" / "bin" / "seedformer"
     assert command.exists(), "pip install -e . installed no `seedformer` command"
     assert "convert-bert-checkpoint" in run(command, "--help", cwd=tmp_path)
-    assert "usage: seedformer convert-bert-checkpoint" in run(command, "convert-bert-checkpoint", "--help", cwd=tmp_path)
+    assert "usage: seedformer convert-bert-checkpoint" in run(
+        command, "convert-bert-checkpoint", "--help", cwd=tmp_path
+    )
     assert "train-tokenizer" in run(editable, "-m", "seedformer", "--help", cwd=tmp_path)
     seen_editable = modules_seen_by(editable, tmp_path)
     assert seen_editable["file"] == str(tree / "__init__.py")
@@ -98,7 +102,9 @@ def test_editable_wheel_and_sdist_installs_expose_the_same_modules_and_commands(
     with tarfile.open(sdist_dir / sdist_name) as archive:
         members = {m.name.split("/", 1)[1] for m in archive.getmembers() if "/" in m.name}
         archive.extractall(sdist_dir, filter="data")
-    tracked = {str(p.relative_to(REPO)) for p in REPO.glob("tests/**/*") if p.is_file() and "__pycache__" not in p.parts}
+    tracked = {
+        str(p.relative_to(REPO)) for p in REPO.glob("tests/**/*") if p.is_file() and "__pycache__" not in p.parts
+    }
     tracked |= {str(p.relative_to(REPO)) for p in REPO.glob("scripts/*.py")}
     assert tracked | {"LICENSE", "README.md", "setup.cfg", "pyproject.toml", ".ci/run"} <= members
     unpacked = sdist_dir / sdist_name.removesuffix(".tar.gz")
