@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -210,6 +211,12 @@ class SeedformerPreTrainedModel(PreTrainedModel):
                 frames.append(tb.tb_frame.f_globals.get("__name__", ""))
                 tb = tb.tb_next
             from_conversion = any(name.endswith("safetensors_conversion") for name in frames)
+            shard = re.search(r"[\w.-]*-\d+-of-\d+\.safetensors", str(err))
+            if shard:  # safetensors weights exist, one shard of them does not: name it, pickle is beside the point
+                raise OSError(
+                    f"{pretrained_model_name_or_path}: the weight shard {shard.group(0)} listed in "
+                    "model.safetensors.index.json is missing or unreadable; download or copy it again."
+                ) from err
             if allow_pickle or not ("safetensors" in str(err) or from_conversion):
                 raise
             raise OSError(
