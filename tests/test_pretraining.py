@@ -16,7 +16,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from transformers import DataCollatorForLanguageModeling, EvalPrediction
+from transformers import AutoTokenizer, DataCollatorForLanguageModeling, EvalPrediction
 
 from seedformer.pretraining.arguments import DataArguments, ModelArguments, PretrainingArguments
 from seedformer.pretraining.blocks import build_mlm_blocks, raw_backend
@@ -277,7 +277,9 @@ def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
     assert metrics["global_step"] == int(steps)
     first, last = logged[min(logged)], logged[max(logged)]
     assert last < first - (0.5 if objective == "mlm" else 0.1), logged
-    assert metrics["eval_perplexity"] > 1 and 0 <= metrics["eval_mlm_accuracy"] <= 1
+    # above chance: uniform guessing over the 120-token vocabulary is right 1/120 of the time (measured after
+    # these steps: 0.15 mlm, 0.16 wwm, 0.20 mlm_nsp; earlier 0.04-0.18 across thread counts)
+    assert metrics["eval_perplexity"] > 1 and 2 / len(corpus["tok"]) < metrics["eval_mlm_accuracy"] <= 1
     if objective == "mlm":
         # uniform guessing over the ~120-token vocabulary gives perplexity ~120 (accuracy on the few dozen masked
         # eval tokens is too noisy to bound after 40 steps: 0.04-0.18 across thread counts)
@@ -420,7 +422,9 @@ def test_readme_imdb_commands_tiny(shared_data, tmp_path):
         "--disable_tqdm", "true",
     ]  # fmt: skip
     metrics = pretrain(*parse(argv))
-    assert metrics["global_step"] == 4 and 0 <= metrics["eval_mlm_accuracy"] <= 1
+    # 4 steps already beat guessing (chance: 1 / vocabulary; measured 0.0105 with a 500-token vocabulary)
+    vocabulary = len(AutoTokenizer.from_pretrained(tmp_path / "tok"))
+    assert metrics["global_step"] == 4 and 2 / vocabulary < metrics["eval_mlm_accuracy"] <= 1
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     from seedformer.pretraining.plotting import plot_loss_curve
 
@@ -537,8 +541,10 @@ def test_linear_probe_is_logged_during_pretraining(corpus, tmp_path):
                     "--eval_steps", "3", "--probe_file", str(probe), "--probe_samples", "40")  # fmt: skip
     metrics = pretrain(*parse(argv))
     probed = [e["eval_probe_accuracy"] for e in metrics["log_history"] if "eval_probe_accuracy" in e]
-    assert len(probed) >= 2 and all(0 <= p <= 1 for p in probed)
-    assert 0 <= metrics["eval_probe_accuracy"] <= 1
+    # each template word fully decides the label and recurs in both halves, so even a barely trained encoder's
+    # features separate them (chance: 0.5)
+    assert len(probed) >= 2 and all(0.9 <= p <= 1 for p in probed)
+    assert 0.9 <= metrics["eval_probe_accuracy"] <= 1
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"review": "x", "label": 1}) + "\n")
     with pytest.raises(ValueError, match="lacks the column"):
