@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import torch
@@ -211,10 +210,12 @@ class SeedformerPreTrainedModel(PreTrainedModel):
                 frames.append(tb.tb_frame.f_globals.get("__name__", ""))
                 tb = tb.tb_next
             from_conversion = any(name.endswith("safetensors_conversion") for name in frames)
-            shard = re.search(r"[\w.-]*-\d+-of-\d+\.safetensors", str(err))
-            if shard:  # safetensors weights exist, one shard of them does not: name it, pickle is beside the point
+            # safetensors weights exist but one shard of them does not: name it, pickle is beside the point
+            words = [w.strip("'\"(),:;").replace("\\", "/").rsplit("/", 1)[-1] for w in str(err).split()]
+            shard = next((w for w in words if "-of-" in w and w.endswith(".safetensors")), None)
+            if shard:
                 raise OSError(
-                    f"{pretrained_model_name_or_path}: the weight shard {shard.group(0)} listed in "
+                    f"{pretrained_model_name_or_path}: the weight shard {shard} listed in "
                     "model.safetensors.index.json is missing or unreadable; download or copy it again."
                 ) from err
             if allow_pickle or not ("safetensors" in str(err) or from_conversion):

@@ -41,6 +41,7 @@ def finetune_checkpoint(tmp_path_factory):
     return argv, root / "out" / "checkpoint-4"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["optimizer.pt", "scheduler.pt", "model.safetensors"])
 def test_finetune_resume_names_a_truncated_file(finetune_checkpoint, tmp_path, name):
     argv, checkpoint = finetune_checkpoint

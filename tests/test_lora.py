@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 from _finetuning_helpers import TRAIN_FLAGS, load_script, save_checkpoint, sentiment_rows, write_jsonl
 from conftest import tiny_config
@@ -29,6 +30,7 @@ def test_documented_default_targets_cover_attention_and_feed_forward():
         "default"].target_modules) == set(SEEDFORMER_LORA_TARGET_MODULES)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_import_seedformer_neither_imports_peft_nor_edits_its_table():
     """`import seedformer` registers configs, models, tokenizers and pipelines only (fresh interpreter)."""
     code = (
@@ -58,6 +60,7 @@ def test_apply_lora_trains_head_in_full_for_token_classification():
     assert not any("base_layer" in name for name in trainable)
 
 
+@pytest.mark.slow
 def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     base = save_checkpoint(tmp_path / "base")
     rows = sentiment_rows(48, seed=1)

@@ -67,6 +67,20 @@ def compute_all(**env_overrides) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def test_load_metric_hands_evaluate_only_shipped_file_paths(monkeypatch):
+    """The fast check: `evaluate.load` only ever gets a shipped module's path (a bare name would go to the Hub)."""
+    import evaluate
+
+    asked = []
+    monkeypatch.setattr(evaluate, "load", lambda path, **kwargs: asked.append((path, kwargs)))
+    monkeypatch.delenv("HF_HUB_OFFLINE")  # online or not, the same path
+    for name in available_metrics():
+        load_metric(name, config_name="x")
+    shipped = Path(__import__("seedformer.metrics").metrics.__file__).resolve().parent
+    assert asked == [(str(shipped / f"{name}.py"), {"config_name": "x"}) for name in available_metrics()]
+
+
+@pytest.mark.slow
 def test_metrics_never_touch_the_network_and_do_not_depend_on_it(tmp_path):
     # offline, and "online" with the Hub endpoint at a closed local port (what the old load_metric tried first)
     offline = compute_all(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf1"))

@@ -269,6 +269,7 @@ def test_objective_registry():
 # ---------------------------------------------------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["mlm", "wwm", "mlm_nsp"])
 def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
     steps = "40" if objective == "mlm" else "15"
@@ -316,6 +317,7 @@ def test_bad_input_fails_before_training(corpus, tmp_path):
     assert not (tmp_path / "bad" / "checkpoint-1").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["mlm", "mlm_nsp"])
 def test_gradient_accumulation_loss_scale(corpus, tmp_path, objective):
     """Logged loss with GA=4 x batch 2 matches GA=1 x batch 8 (not 4x larger: the Trainer's loss-kwargs trap)."""
@@ -334,6 +336,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     """Kill -9 the script after its first checkpoint; re-running the same command resumes and ends like a clean run."""
     extra = ["--do_train", "--max_steps", "30", "--save_steps", "10", "--logging_steps", "10"]
@@ -364,6 +367,7 @@ def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     assert resumed_losses[30] == pytest.approx(clean_losses[30], rel=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
 def test_two_process_ddp_launch(corpus, tmp_path, launcher):
     """DDP on CPU (gloo) through the stock launchers, as in the README:
@@ -400,6 +404,7 @@ def test_plot_loss_curve(tmp_path):
         plot_loss_curve(tmp_path, tmp_path / "x.png")
 
 
+@pytest.mark.slow
 def test_readme_imdb_commands_tiny(shared_data, tmp_path):
     """The README's IMDB commands with tiny settings (fewer documents and steps; the same flags otherwise)."""
     sys.path.insert(0, str(REPO / "scripts"))
@@ -452,6 +457,7 @@ def test_batch_seeded_masking_is_reproducible(corpus):
     assert type(_mlm_collator(tok, DataArguments(mask_seed=-1))) is DataCollatorForLanguageModeling
 
 
+@pytest.mark.slow
 def test_continue_pretraining_from_checkpoint(corpus, tmp_path):
     """--model_name_or_path: continue an MLM checkpoint with MLM, and with MLM+NSP (the NSP head starts fresh)."""
     first = tmp_path / "first"
@@ -512,6 +518,7 @@ def test_budget_lr_factor():
     assert budget_lr_factor(1.0, 0.1) == 0.0 and budget_lr_factor(3.0, 0.1) == 0.0
 
 
+@pytest.mark.slow
 def test_time_budget_stops_the_run_and_anneals_the_learning_rate(corpus, tmp_path):
     out = tmp_path / "budget"
     argv = run_args(corpus, out, "--do_train", "--max_steps", "100000", "--max_train_minutes", "0.04",
@@ -532,6 +539,7 @@ def test_time_budget_stops_the_run_and_anneals_the_learning_rate(corpus, tmp_pat
     assert metrics["train_tokens"] == steps * 8 * 32
 
 
+@pytest.mark.slow
 def test_linear_probe_is_logged_during_pretraining(corpus, tmp_path):
     probe = tmp_path / "probe.jsonl"
     rows = [{"text": f"the {w} movie {w} {w}", "label": int(w in ("good", "brilliant", "funny"))}

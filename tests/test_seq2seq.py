@@ -271,6 +271,7 @@ def copy_task(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_copy_task_trains_with_seq2seq_trainer_and_generates(copy_task, tmp_path):
     tokenizer = word_tokenizer(WORDS)
     data_args = Seq2SeqDataArguments(data_dir=str(copy_task), source_lang="src", target_lang="tgt",
@@ -323,6 +324,7 @@ def test_parallel_text_loading_checks_alignment(tmp_path):
         load_parallel_text(tmp_path / "a.en", tmp_path / "c.de")
 
 
+@pytest.mark.slow
 def test_finetune_seq2seq_script_on_multi30k(shared_data, tmp_path):
     """The README command, with tiny settings: real Multi30k files, a joint tokenizer, train, BLEU, samples."""
     import importlib.util
@@ -417,6 +419,7 @@ def test_text_infilling_masks_spans_and_targets_the_original():
     assert torch.equal(again["input_ids"], batch["input_ids"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["span", "infill"])
 def test_pretrain_script_denoising_objectives(tmp_path, objective):
     from transformers import HfArgumentParser
