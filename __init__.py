@@ -1,7 +1,10 @@
 """Seedformer: a Transformer encoder (with an optional decoder) that plugs into Hugging Face transformers.
 
-`import seedformer` registers the model family with the Auto classes, after which every stock tool
-(`AutoModel*.from_pretrained`, `Trainer`, `pipeline`, `peft`) works on Seedformer checkpoints.
+`import seedformer` registers the config and the models with the Auto classes and the two pipelines (extractive QA,
+seq2seq generation), and nothing else (no peft import, no edits to other libraries' tables). After it every stock
+tool works on Seedformer checkpoints: `AutoModel*.from_pretrained`, `Trainer`, `pipeline`, and `peft` with
+`target_modules=SEEDFORMER_LORA_TARGET_MODULES` (from `seedformer.finetuning.lora`). The command line:
+`seedformer --help`.
 """
 
 from huggingface_hub.errors import StrictDataclassError as ConfigValidationError

@@ -28,12 +28,11 @@ def register() -> None:
     transformers.AutoConfig.register(SeedformerConfig.model_type, SeedformerConfig, exist_ok=True)
     for auto_name, model_class in AUTO_CLASSES.items():
         getattr(transformers, auto_name).register(SeedformerConfig, model_class, exist_ok=True)
-    # Extractive QA pipeline (transformers 5 dropped its own) and peft's default LoRA targets for "seedformer".
-    from .finetuning.lora import register_peft_target_modules
+    # Extractive QA pipeline (transformers 5 dropped its own). No peft here: LoRA targets are passed explicitly
+    # (finetuning/lora.py), so importing seedformer neither imports peft nor edits its tables.
     from .pipelines.question_answering import register_pipeline as register_question_answering_pipeline
 
     register_question_answering_pipeline()
     from .pipelines.seq2seq import register_pipeline as register_seq2seq_pipeline
 
     register_seq2seq_pipeline()
-    register_peft_target_modules()

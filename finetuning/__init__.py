@@ -3,7 +3,7 @@
 `scripts/finetune.py --task text-classification|token-classification|question-answering|multiple-choice` is a
 thin `HfArgumentParser` wrapper over `run_finetuning(model_args, data_args, training_args)`.
 
-Names are imported lazily so that light users (`registration.py` imports `finetuning.lora`) do not pay for
+Names are imported lazily so that light users do not pay for
 `datasets` and the Trainer.
 """
 
@@ -19,7 +19,6 @@ _EXPORTS = {
     "run_finetuning": "runner",
     "apply_lora": "lora",
     "SEEDFORMER_LORA_TARGET_MODULES": "lora",
-    "register_peft_target_modules": "lora",
     "pool_hidden_states": "features",
     "extract_features": "features",
     "write_features": "features",

@@ -26,8 +26,8 @@ class ModelArguments:
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     lora_target_modules: str | None = field(
         default=None,
-        metadata={"help": "Comma-separated module names; default: peft's table entry for the model type "
-                  "(for Seedformer: qkv, q_proj, kv_proj, out_proj, up_proj, down_proj)."},
+        metadata={"help": "Comma-separated module names; default for Seedformer: qkv, q_proj, kv_proj, out_proj, "
+                  "up_proj, down_proj (finetuning/lora.py); other models: peft's table entry for the model type."},
     )
     merge_lora: bool = field(
         default=False, metadata={"help": "Also write a merged full checkpoint to <output_dir>/merged."}

@@ -1,26 +1,22 @@
 """LoRA for Seedformer through peft.
 
-peft picks default LoRA targets from a table keyed by `config.model_type`; `register_peft_target_modules` adds
-Seedformer's projection names to it (called on `import seedformer`), so `LoraConfig()` without `target_modules`
-works on a Seedformer model as it does on BERT. peft matches a list entry against a module's full name or its
-last `.name` component, so the names below hit every encoder layer (and the decoder's cross-attention, if any).
+peft knows default LoRA targets only for the model types in its own table, and Seedformer is not one of them, so
+`LoraConfig()` without `target_modules` raises on a Seedformer model. Rather than adding an entry to peft's table
+(a private structure, and a side effect of `import seedformer`), the default is this module's
+`SEEDFORMER_LORA_TARGET_MODULES`, which `apply_lora` (and so `finetune.py --use_lora`) passes to `LoraConfig`
+explicitly. Stock peft code does the same:
+
+    LoraConfig(task_type="SEQ_CLS", target_modules=SEEDFORMER_LORA_TARGET_MODULES)
+
+peft matches a list entry against a module's full name or its last `.name` component, so the names below hit every
+encoder layer (and the decoder's cross-attention, if any).
 """
 
 from __future__ import annotations
 
 # attention: fused q/k/v projection + output projection; cross-attention: q_proj + fused kv_proj; feed-forward:
-# up (gate+up for GLU) and down projections.
-SEEDFORMER_LORA_TARGET_MODULES = ["qkv", "q_proj", "kv_proj", "out_proj", "up_proj", "down_proj"]
-
-
-def register_peft_target_modules() -> bool:
-    """Add Seedformer to peft's default LoRA target-module table. Returns False when peft is not installed."""
-    try:
-        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table
-    except ImportError:
-        return False
-    table.setdefault("seedformer", list(SEEDFORMER_LORA_TARGET_MODULES))
-    return True
+# up (gate+up for GLU) and down projections. A tuple, so that no caller can change the default for everyone.
+SEEDFORMER_LORA_TARGET_MODULES: tuple[str, ...] = ("qkv", "q_proj", "kv_proj", "out_proj", "up_proj", "down_proj")
 
 
 def apply_lora(
@@ -34,19 +30,21 @@ def apply_lora(
 ):
     """Wrap `model` in a `PeftModel` with LoRA adapters; the head modules (that exist) are trained in full.
 
-    target_modules None -> peft's default table (Seedformer's entry is registered above). The head is always
-    named in `modules_to_save`, so a freshly initialised classifier is trained and saved with the adapter.
+    target_modules None -> `SEEDFORMER_LORA_TARGET_MODULES` for a Seedformer model, peft's own default for the
+    model types peft knows (a BERT checkpoint finetuned with `--use_lora` gets peft's `query`/`value`). The head is always named in `modules_to_save`, so a
+    freshly initialised classifier is trained and saved with the adapter.
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
-    register_peft_target_modules()
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if target_modules is None and getattr(model.config, "model_type", None) == "seedformer":
+        target_modules = SEEDFORMER_LORA_TARGET_MODULES
     config = LoraConfig(
         task_type=TaskType(peft_task_type) if peft_task_type else None,
         r=r,
         lora_alpha=alpha,
         lora_dropout=dropout,
-        target_modules=target_modules,
+        target_modules=list(target_modules) if target_modules is not None else None,
         modules_to_save=[m for m in head_modules if m in names] or None,
     )
     return get_peft_model(model, config)

@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
 
 from ..hub.export import RemoteCodeCallback
+from ..pretraining.resume import check_resumable
 from .data import read_raw_datasets, select_samples
 from .lora import apply_lora
 from .recipes import get_recipe
@@ -135,6 +136,8 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
 
     results: dict = {}
     if training_args.do_train:
+        if training_args.resume_from_checkpoint:  # name a missing or truncated file, not torch's zip error
+            check_resumable(training_args.resume_from_checkpoint)
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         trainer.save_model()  # model (or adapter) + tokenizer; config carries id2label/label2id
         trainer.save_state()

@@ -1,13 +1,15 @@
-"""Offline `evaluate` metrics.
+"""Local, deterministic `evaluate` metrics.
 
-`evaluate.load("accuracy")` needs the Hugging Face Hub. The metric modules in this folder are small, self-contained
-`evaluate.Metric` scripts with the Hub metrics' names and outputs; `load_metric` prefers the Hub version when it can
-reach it and falls back to the shipped module otherwise, so `evaluate` stays the interface either way.
+`evaluate.load("accuracy")` fetches the metric script from the Hugging Face Hub, so a number could depend on the
+network (and on whichever script version the Hub serves that day). Each module in this folder is a small
+`evaluate.Metric` named and shaped like the Hub metric of the same name; the arithmetic is done by the reference
+package (scikit-learn, scipy, `seqeval`, `sacrebleu`, `rouge_score`), except `squad`, whose official script is
+a dozen lines kept here. `load_metric` always loads the shipped module by its file path, which `evaluate` handles
+without any network call; `evaluate` stays the interface (`compute`, `add_batch`, distributed gathering).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 METRICS_DIR = Path(__file__).resolve().parent
@@ -18,17 +20,10 @@ def available_metrics() -> list[str]:
 
 
 def load_metric(name: str, **kwargs):
-    """`evaluate.load(name)` from the Hub when online, else the shipped module of the same name."""
+    """The shipped `evaluate` module `name` (e.g. "accuracy", "seqeval"); never the Hub. kwargs go to `evaluate.load`."""
     import evaluate
 
     local = METRICS_DIR / f"{name}.py"
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    if not offline:
-        try:
-            return evaluate.load(name, **kwargs)
-        except Exception:  # unreachable Hub, or no such Hub metric: fall back to ours
-            if not local.exists():
-                raise
-    if not local.exists():
-        raise ValueError(f"No offline metric {name!r}; shipped ones: {available_metrics()}")
+    if not local.is_file():
+        raise ValueError(f"No metric {name!r} in {METRICS_DIR}; shipped: {', '.join(available_metrics())}")
     return evaluate.load(str(local), **kwargs)

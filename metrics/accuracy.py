@@ -1,21 +1,24 @@
-"""Accuracy: the fraction of predictions equal to the references (same output as the Hub's `accuracy`)."""
+"""Accuracy: the fraction of predictions equal to the references, by scikit-learn (the Hub `accuracy` outputs)."""
 
 import datasets
 import evaluate
-import numpy as np
+from sklearn.metrics import accuracy_score
 
 
 class Accuracy(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description="Proportion of correct predictions.",
+            description="Proportion of correct predictions (sklearn.metrics.accuracy_score).",
             citation="",
             inputs_description="predictions, references: lists of int labels; optional sample_weight, normalize.",
-            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
+            ),
         )
 
     def _compute(self, predictions, references, normalize=True, sample_weight=None):
-        correct = (np.asarray(predictions) == np.asarray(references)).astype(np.float64)
-        if sample_weight is not None:
-            correct = correct * np.asarray(sample_weight, dtype=np.float64)
-        return {"accuracy": float(correct.sum() / (np.sum(sample_weight) if sample_weight is not None else len(correct))) if normalize else float(correct.sum())}
+        return {
+            "accuracy": float(
+                accuracy_score(references, predictions, normalize=normalize, sample_weight=sample_weight)
+            )
+        }

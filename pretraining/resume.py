@@ -41,9 +41,13 @@ def read_trainer_state(folder: str | os.PathLike) -> dict:
 
 
 def _check_weights(folder: Path) -> None:
-    """`ValueError` unless the folder's safetensors weights (single file or shards) exist with readable headers."""
+    """`ValueError` unless the folder's safetensors weights (single file, shards, or a LoRA checkpoint's adapter)
+    exist with readable headers."""
     index = folder / "model.safetensors.index.json"
-    if index.is_file():
+    adapter = folder / "adapter_model.safetensors"
+    if adapter.is_file() and not (folder / "model.safetensors").is_file() and not index.is_file():
+        files = [adapter]
+    elif index.is_file():
         try:
             shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as err:

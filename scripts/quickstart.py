@@ -1,24 +1,12 @@
-"""One command from a corpus to a served classifier, on the embedded demo reviews by default (no network).
-
-    python scripts/quickstart.py                                   # embedded corpus, a few minutes on 2 CPU cores
-    python scripts/quickstart.py --train_file ../shared/data/imdb/train.jsonl.gz --max_examples 5000 \
-        --class_names negative,positive                            # IMDB's labels are 0/1
-"""
+"""`python scripts/quickstart.py ARGS` runs `seedformer quickstart ARGS`; the program is `seedformer/cli/quickstart.py`."""
 
 import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the demo never needs the network
+# before transformers is imported (huggingface_hub reads it once): this program never needs the network
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from transformers import HfArgumentParser  # noqa: E402
-
-from seedformer.demo.quickstart import QuickstartArguments, run_quickstart  # noqa: E402
-
-
-def main(argv=None):
-    (args,) = HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=argv)
-    run_quickstart(args)
-
+from seedformer.cli.quickstart import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -159,6 +159,7 @@ def test_real_minilm_parity(tmp_path, minilm_dir, tokenizer, impl):
     assert max_diff(got.pooler_output, expected.pooler_output) <= TOL
 
 
+@pytest.mark.slow
 def test_convert_script(tmp_path, minilm_dir):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "convert_bert_checkpoint.py"), str(minilm_dir), str(tmp_path / "sf")],

@@ -48,6 +48,7 @@ def test_generator_is_narrower_and_shares_the_token_embeddings():
     assert torch.equal(out.discriminator_labels, expected)
 
 
+@pytest.mark.slow
 def test_electra_loss_falls_and_discriminator_finetunes(corpus, tmp_path):  # noqa: F811
     out = tmp_path / "electra"
     metrics = pretrain(
@@ -67,6 +68,7 @@ def test_electra_loss_falls_and_discriminator_finetunes(corpus, tmp_path):  # no
     assert type(clf).__name__ == "SeedformerForSequenceClassification"
 
 
+@pytest.mark.slow
 def test_electra_resumes_from_checkpoint(corpus, tmp_path):  # noqa: F811
     """Resume from the step-10 Trainer checkpoint of a 20-step run (the joint model, optimizer, scheduler, RNG):
     it ends where the uninterrupted run does (generator sampling uses torch's RNG, restored with the checkpoint)."""

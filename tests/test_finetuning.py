@@ -47,6 +47,7 @@ def read_jsonl(path):
 
 
 # --- text classification ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_text_classification_learns_picks_best_and_writes_outputs(tmp_path, base_ckpt, finetune):
     train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(96, seed=1))
     test = write_jsonl(tmp_path / "test.jsonl", [{"text": r["text"]} for r in sentiment_rows(8, seed=3)])
@@ -76,6 +77,7 @@ def test_text_classification_learns_picks_best_and_writes_outputs(tmp_path, base
     assert {p["prediction"] for p in read_jsonl(out / "predict_predictions.jsonl")} <= {"neg", "pos"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("problem", ["pairs_multiclass", "multi_label", "regression"])
 def test_text_classification_problem_types(tmp_path, base_ckpt, finetune, problem):
     rows = sentiment_rows(32, seed=2)
@@ -125,6 +127,7 @@ def test_conll_reader_and_first_subtoken_labels(tmp_path):
     assert features[0]["labels"] == [-100, ids["B-PER"], -100, ids["I-PER"], ids["O"], ids["B-LOC"], -100]
 
 
+@pytest.mark.slow
 def test_token_classification_learns_entities(tmp_path, base_ckpt, finetune):
     train = write_conll(tmp_path / "train.txt", ner_sentences(96, seed=1))
     dev = write_conll(tmp_path / "dev.txt", ner_sentences(24, seed=2))
@@ -171,6 +174,7 @@ def test_qa_features_point_at_the_answer_across_chunks():
     assert found == set(contexts)  # every answer is inside at least one chunk
 
 
+@pytest.mark.slow
 def test_question_answering_learns_spans(tmp_path, base_ckpt, finetune):
     train = write_jsonl(tmp_path / "train.jsonl", qa_rows(64, seed=1, context_words=12))
     dev = write_jsonl(tmp_path / "dev.jsonl", qa_rows(16, seed=2, context_words=20))
@@ -191,6 +195,7 @@ def test_question_answering_learns_spans(tmp_path, base_ckpt, finetune):
 
 
 # --- multiple choice ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_multiple_choice_swag_style(tmp_path, base_ckpt, finetune):
     train = write_jsonl(tmp_path / "train.jsonl", swag_rows(48, seed=1))
     dev = write_jsonl(tmp_path / "dev.jsonl", swag_rows(16, seed=2))
@@ -208,6 +213,7 @@ def test_multiple_choice_swag_style(tmp_path, base_ckpt, finetune):
     assert all(p["prediction"] == int(np.argmax(p["probabilities"])) for p in predictions)
 
 
+@pytest.mark.slow
 def test_two_process_ddp_finetune_reports_once(tmp_path, base_ckpt):
     """`torchrun --nproc_per_node 2 scripts/finetune.py ... --use_cpu --ddp_backend gloo` runs two processes (global
     batch 2 x 4) and only rank 0 prints the results and writes the output files (LoRA + merge, the most of them)."""
@@ -307,7 +313,8 @@ def test_headerless_csv_and_tsv_with_column_names(tmp_path, base_ckpt, finetune)
 def test_extract_features_reads_headerless_files(tmp_path):
     rows = [{"label": 1, "title": f"title {i}", "text": f"the film was good {i}"} for i in range(3)]
     path = _write_headerless(tmp_path / "ag.tsv", rows, "\t")
-    script = load_script("extract_features")
+    from seedformer.cli import extract_features as script
+
     ids, texts = script.read_inputs(str(path), "text", "title", None, column_names="label,title,text")
     assert texts == [r["text"] for r in rows] and ids == [r["title"] for r in rows]
     with pytest.raises(SystemExit, match="seems to have no header row.*--column_names"):
@@ -485,6 +492,7 @@ def test_classification_and_squad_metrics_by_hand():
 
 
 # --- the README's real-data commands, with tiny sizes -----------------------------------------------------------
+@pytest.mark.slow
 def test_readme_imdb_and_conll_commands_run_on_shared_data(tmp_path, shared_data, base_ckpt, finetune):
     common = ["--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64", "--num_train_epochs", "1",
               "--seed", "42", "--save_strategy", "no", "--logging_steps", "25", "--do_train", "--do_eval", "--use_cpu",

@@ -166,6 +166,7 @@ def pushed(tmp_path_factory):
         yield hub, work
 
 
+@pytest.mark.slow
 def test_pushes_upload_weights_config_tokenizer_code_and_card(pushed):
     hub, _ = pushed
     code = {p.name: p.read_bytes() for p in remote_code_files()}
@@ -186,6 +187,7 @@ def test_pushes_upload_weights_config_tokenizer_code_and_card(pushed):
     assert {f"/api/models/{REPOS['cls'][0]}/preupload/main", f"/api/models/{REPOS['cls'][0]}/commit/main"} <= posts
 
 
+@pytest.mark.slow
 def test_save_pretrained_push_is_one_commit_with_the_code(pushed):
     hub, _ = pushed
     repo_id = REPOS["tok"][0]
@@ -194,6 +196,7 @@ def test_save_pretrained_push_is_one_commit_with_the_code(pushed):
     assert {"config.json", "model.safetensors", "modeling_seedformer.py", "configuration_seedformer.py"} <= set(first_push)
 
 
+@pytest.mark.slow
 def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed):
     hub, work = pushed
     repo_id = REPOS["mlm"][0]
@@ -216,6 +219,7 @@ def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed)
     }
 
 
+@pytest.mark.slow
 def test_pull_without_the_package_matches(pushed):
     """Remote-code loads from the Hub match; a pickle-only repo is refused there too unless allow_pickle=True."""
     hub, work = pushed
@@ -248,6 +252,7 @@ def test_model_card_metadata_per_head():
     assert "import seedformer" in card.content
 
 
+@pytest.mark.slow
 def test_pretrain_script_push_to_hub_uploads_code_and_run_card(tmp_path):
     """`scripts/pretrain.py ... --push_to_hub --hub_model_id me/seedformer-pretrained` (tiny run) against the stand-in."""
     import gzip

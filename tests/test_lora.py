@@ -1,7 +1,10 @@
 """LoRA through peft on Seedformer: default target lookup, adapter save/load, merged checkpoint parity."""
 
 import json
+import subprocess
+import sys
 
+import pytest
 import torch
 from _finetuning_helpers import TRAIN_FLAGS, load_script, save_checkpoint, sentiment_rows, write_jsonl
 from conftest import tiny_config
@@ -13,16 +16,41 @@ from seedformer import SeedformerForSequenceClassification, SeedformerForTokenCl
 from seedformer.finetuning.lora import SEEDFORMER_LORA_TARGET_MODULES, apply_lora
 
 
-def test_peft_default_targets_cover_attention_and_feed_forward():
-    # no target_modules: peft looks "seedformer" up in its table (filled on `import seedformer`)
-    model = get_peft_model(SeedformerForSequenceClassification(tiny_config()), LoraConfig(task_type=TaskType.SEQ_CLS, r=4))
+def test_documented_default_targets_cover_attention_and_feed_forward():
+    # the explicit default a user passes to stock peft (apply_lora passes the same)
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=4, target_modules=list(SEEDFORMER_LORA_TARGET_MODULES))
+    model = get_peft_model(SeedformerForSequenceClassification(tiny_config()), config)
     lora_modules = {name for name, module in model.named_modules() if hasattr(module, "lora_A")}
     for layer in range(2):
         for proj in ("attention.qkv", "attention.out_proj", "feed_forward.up_proj", "feed_forward.down_proj"):
             assert any(name.endswith(f"layers.{layer}.{proj}") for name in lora_modules), proj
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name or "classifier" in name for name in trainable)
-    assert set(model.peft_config["default"].target_modules) == set(SEEDFORMER_LORA_TARGET_MODULES)
+    assert set(apply_lora(SeedformerForSequenceClassification(tiny_config()), "SEQ_CLS").peft_config[
+        "default"].target_modules) == set(SEEDFORMER_LORA_TARGET_MODULES)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_import_seedformer_neither_imports_peft_nor_edits_its_table():
+    """`import seedformer` registers configs, models, tokenizers and pipelines only (fresh interpreter)."""
+    code = (
+        "import sys, seedformer\n"
+        "assert not [m for m in sys.modules if m == 'peft' or m.startswith('peft.')], 'peft imported'\n"
+        "from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table\n"
+        "assert 'seedformer' not in table, table.get('seedformer')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_lora_default_for_other_models_is_peft_own():
+    """A BERT model keeps peft's default (`query`, `value`): Seedformer's names would match nothing there."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    bert = BertForSequenceClassification(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1,
+                                                    num_attention_heads=4, intermediate_size=37))  # fmt: skip
+    model = apply_lora(bert, "SEQ_CLS", ("classifier",), r=2)
+    assert set(model.peft_config["default"].target_modules) == {"query", "value"}
 
 
 def test_apply_lora_trains_head_in_full_for_token_classification():
@@ -32,6 +60,7 @@ def test_apply_lora_trains_head_in_full_for_token_classification():
     assert not any("base_layer" in name for name in trainable)
 
 
+@pytest.mark.slow
 def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     base = save_checkpoint(tmp_path / "base")
     rows = sentiment_rows(48, seed=1)

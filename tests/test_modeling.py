@@ -257,6 +257,7 @@ def test_auto_round_trip(tmp_path, auto, cls):
         torch.testing.assert_close(first_output(loaded(**batch)), first_output(model(**batch)), atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_reload_in_fresh_process(tmp_path):
     config = tiny_config(**VARIANTS["modern"], id2label={0: "neg", 1: "pos"})
     model = SeedformerForSequenceClassification(config).eval()

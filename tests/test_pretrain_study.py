@@ -58,6 +58,7 @@ def study_args(root, tmp_path, **overrides):
     return StudyArguments(**values)
 
 
+@pytest.mark.slow
 def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path):
     args = study_args(toy_files, tmp_path)
     first = run_study(args)
@@ -108,6 +109,7 @@ def test_study_arguments_are_checked(toy_files, tmp_path):
     assert {"bert_like", "modern", "cpu_small", "electra", "random_init", "tfidf"} <= set(ARMS)
 
 
+@pytest.mark.slow
 def test_script_is_a_thin_wrapper(toy_files, tmp_path, capsys):
     sys.path.insert(0, str(REPO / "scripts"))
     try:

@@ -16,7 +16,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from transformers import DataCollatorForLanguageModeling, EvalPrediction
+from transformers import AutoTokenizer, DataCollatorForLanguageModeling, EvalPrediction
 
 from seedformer.pretraining.arguments import DataArguments, ModelArguments, PretrainingArguments
 from seedformer.pretraining.blocks import build_mlm_blocks, raw_backend
@@ -269,6 +269,7 @@ def test_objective_registry():
 # ---------------------------------------------------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["mlm", "wwm", "mlm_nsp"])
 def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
     steps = "40" if objective == "mlm" else "15"
@@ -277,7 +278,9 @@ def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
     assert metrics["global_step"] == int(steps)
     first, last = logged[min(logged)], logged[max(logged)]
     assert last < first - (0.5 if objective == "mlm" else 0.1), logged
-    assert metrics["eval_perplexity"] > 1 and 0 <= metrics["eval_mlm_accuracy"] <= 1
+    # above chance: uniform guessing over the 120-token vocabulary is right 1/120 of the time (measured after
+    # these steps: 0.15 mlm, 0.16 wwm, 0.20 mlm_nsp; earlier 0.04-0.18 across thread counts)
+    assert metrics["eval_perplexity"] > 1 and 2 / len(corpus["tok"]) < metrics["eval_mlm_accuracy"] <= 1
     if objective == "mlm":
         # uniform guessing over the ~120-token vocabulary gives perplexity ~120 (accuracy on the few dozen masked
         # eval tokens is too noisy to bound after 40 steps: 0.04-0.18 across thread counts)
@@ -314,6 +317,7 @@ def test_bad_input_fails_before_training(corpus, tmp_path):
     assert not (tmp_path / "bad" / "checkpoint-1").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["mlm", "mlm_nsp"])
 def test_gradient_accumulation_loss_scale(corpus, tmp_path, objective):
     """Logged loss with GA=4 x batch 2 matches GA=1 x batch 8 (not 4x larger: the Trainer's loss-kwargs trap)."""
@@ -332,6 +336,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     """Kill -9 the script after its first checkpoint; re-running the same command resumes and ends like a clean run."""
     extra = ["--do_train", "--max_steps", "30", "--save_steps", "10", "--logging_steps", "10"]
@@ -362,6 +367,7 @@ def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     assert resumed_losses[30] == pytest.approx(clean_losses[30], rel=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
 def test_two_process_ddp_launch(corpus, tmp_path, launcher):
     """DDP on CPU (gloo) through the stock launchers, as in the README:
@@ -398,6 +404,7 @@ def test_plot_loss_curve(tmp_path):
         plot_loss_curve(tmp_path, tmp_path / "x.png")
 
 
+@pytest.mark.slow
 def test_readme_imdb_commands_tiny(shared_data, tmp_path):
     """The README's IMDB commands with tiny settings (fewer documents and steps; the same flags otherwise)."""
     sys.path.insert(0, str(REPO / "scripts"))
@@ -420,7 +427,9 @@ def test_readme_imdb_commands_tiny(shared_data, tmp_path):
         "--disable_tqdm", "true",
     ]  # fmt: skip
     metrics = pretrain(*parse(argv))
-    assert metrics["global_step"] == 4 and 0 <= metrics["eval_mlm_accuracy"] <= 1
+    # 4 steps already beat guessing (chance: 1 / vocabulary; measured 0.0105 with a 500-token vocabulary)
+    vocabulary = len(AutoTokenizer.from_pretrained(tmp_path / "tok"))
+    assert metrics["global_step"] == 4 and 2 / vocabulary < metrics["eval_mlm_accuracy"] <= 1
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     from seedformer.pretraining.plotting import plot_loss_curve
 
@@ -448,6 +457,7 @@ def test_batch_seeded_masking_is_reproducible(corpus):
     assert type(_mlm_collator(tok, DataArguments(mask_seed=-1))) is DataCollatorForLanguageModeling
 
 
+@pytest.mark.slow
 def test_continue_pretraining_from_checkpoint(corpus, tmp_path):
     """--model_name_or_path: continue an MLM checkpoint with MLM, and with MLM+NSP (the NSP head starts fresh)."""
     first = tmp_path / "first"
@@ -508,6 +518,7 @@ def test_budget_lr_factor():
     assert budget_lr_factor(1.0, 0.1) == 0.0 and budget_lr_factor(3.0, 0.1) == 0.0
 
 
+@pytest.mark.slow
 def test_time_budget_stops_the_run_and_anneals_the_learning_rate(corpus, tmp_path):
     out = tmp_path / "budget"
     argv = run_args(corpus, out, "--do_train", "--max_steps", "100000", "--max_train_minutes", "0.04",
@@ -528,6 +539,7 @@ def test_time_budget_stops_the_run_and_anneals_the_learning_rate(corpus, tmp_pat
     assert metrics["train_tokens"] == steps * 8 * 32
 
 
+@pytest.mark.slow
 def test_linear_probe_is_logged_during_pretraining(corpus, tmp_path):
     probe = tmp_path / "probe.jsonl"
     rows = [{"text": f"the {w} movie {w} {w}", "label": int(w in ("good", "brilliant", "funny"))}
@@ -537,8 +549,10 @@ def test_linear_probe_is_logged_during_pretraining(corpus, tmp_path):
                     "--eval_steps", "3", "--probe_file", str(probe), "--probe_samples", "40")  # fmt: skip
     metrics = pretrain(*parse(argv))
     probed = [e["eval_probe_accuracy"] for e in metrics["log_history"] if "eval_probe_accuracy" in e]
-    assert len(probed) >= 2 and all(0 <= p <= 1 for p in probed)
-    assert 0 <= metrics["eval_probe_accuracy"] <= 1
+    # each template word fully decides the label and recurs in both halves, so even a barely trained encoder's
+    # features separate them (chance: 0.5)
+    assert len(probed) >= 2 and all(0.9 <= p <= 1 for p in probed)
+    assert 0.9 <= metrics["eval_probe_accuracy"] <= 1
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"review": "x", "label": 1}) + "\n")
     with pytest.raises(ValueError, match="lacks the column"):

@@ -5,10 +5,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 from _finetuning_helpers import sentiment_rows, write_jsonl
 from conftest import REPO
 
 
+@pytest.mark.slow
 def test_quickstart_integer_labels_get_class_names(tmp_path):
     rows = [{"text": r["text"], "label": int(r["label"] == "pos")} for r in sentiment_rows(200, seed=4)]
     corpus = write_jsonl(tmp_path / "imdb_like.jsonl", rows)

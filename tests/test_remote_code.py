@@ -151,6 +151,7 @@ def test_every_registered_head_saves_the_generated_code_and_full_auto_map(saved_
         }
 
 
+@pytest.mark.slow
 def test_remote_code_loads_without_the_package_and_matches(saved_heads):
     """Fresh process, no seedformer: every head via its Auto class + trust_remote_code; outputs identical.
 

@@ -29,6 +29,7 @@ def finished_run(corpus, tmp_path):  # noqa: F811
     return out
 
 
+@pytest.mark.slow
 def test_rerunning_a_finished_run_is_a_no_op(corpus, finished_run):  # noqa: F811
     weights = digest(finished_run / "model.safetensors")
     for _ in range(2):  # before the fix, each re-run trained one more step (checkpoint-7, checkpoint-8)
@@ -41,6 +42,7 @@ def test_rerunning_a_finished_run_is_a_no_op(corpus, finished_run):  # noqa: F81
     assert pretrain(*parse(run_args(corpus, finished_run, *more)))["global_step"] == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["empty_state", "half_written_state", "truncated_weights", "missing_weights"])
 def test_unreadable_newest_checkpoint_falls_back_to_the_previous_one(corpus, finished_run, damage):  # noqa: F811
     newest = finished_run / "checkpoint-6"
@@ -63,6 +65,7 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_previous_one(corpus, fin
     assert json.loads((finished_run / "trainer_state.json").read_text())["global_step"] == 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["optimizer.pt", "scheduler.pt"])
 def test_missing_or_truncated_optimizer_state_is_refused_with_the_file_named(corpus, finished_run, name):  # noqa: F811
     checkpoint = finished_run / "checkpoint-3"
@@ -78,6 +81,7 @@ def test_missing_or_truncated_optimizer_state_is_refused_with_the_file_named(cor
         pretrain(*parse(run_args(corpus, finished_run, *more)))
 
 
+@pytest.mark.slow
 def test_a_run_with_nothing_to_do_fails(corpus, tmp_path):  # noqa: F811
     with pytest.raises(ValueError, match="--do_train"):
         pretrain(*parse(run_args(corpus, tmp_path / "nothing")))

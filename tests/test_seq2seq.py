@@ -271,6 +271,7 @@ def copy_task(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_copy_task_trains_with_seq2seq_trainer_and_generates(copy_task, tmp_path):
     tokenizer = word_tokenizer(WORDS)
     data_args = Seq2SeqDataArguments(data_dir=str(copy_task), source_lang="src", target_lang="tgt",
@@ -323,6 +324,7 @@ def test_parallel_text_loading_checks_alignment(tmp_path):
         load_parallel_text(tmp_path / "a.en", tmp_path / "c.de")
 
 
+@pytest.mark.slow
 def test_finetune_seq2seq_script_on_multi30k(shared_data, tmp_path):
     """The README command, with tiny settings: real Multi30k files, a joint tokenizer, train, BLEU, samples."""
     import importlib.util
@@ -343,7 +345,8 @@ def test_finetune_seq2seq_script_on_multi30k(shared_data, tmp_path):
         "--per_device_eval_batch_size", "8", "--max_train_minutes", "5", "--use_cpu", "--report_to", "none",
         "--save_strategy", "no", "--disable_tqdm", "true",
     ])  # fmt: skip
-    assert 0 <= metrics["eval_bleu"] <= 100 and "eval_rouge1" in metrics and len(metrics["samples"]) == 5
+    # 3 steps learn no German, so BLEU is ~0 here; the value is bounded by test_run_bleu_is_corpus_bleu_x100
+    assert isinstance(metrics["eval_bleu"], float) and "eval_rouge1" in metrics and len(metrics["samples"]) == 5
     saved = json.loads((out / "seq2seq_results.json").read_text())
     assert saved["samples"][0]["reference"].startswith("Eine Gruppe")
     reloaded = AutoModelForSeq2SeqLM.from_pretrained(out)
@@ -416,6 +419,7 @@ def test_text_infilling_masks_spans_and_targets_the_original():
     assert torch.equal(again["input_ids"], batch["input_ids"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["span", "infill"])
 def test_pretrain_script_denoising_objectives(tmp_path, objective):
     from transformers import HfArgumentParser
@@ -465,6 +469,30 @@ def test_bleu_and_rouge_metrics_match_their_libraries():
         mean = np.mean([scorer.score(r, p)[name].fmeasure for p, r in zip(predictions, references)])
         assert rouge[name] == pytest.approx(mean)
     assert shift_tokens_right(torch.tensor([[7, -100]]), PAD, CLS).tolist() == [[CLS, 7]]
+
+
+def test_run_bleu_is_corpus_bleu_x100_of_the_decoded_text():
+    """What `finetune_seq2seq` reports as eval_bleu / eval_rouge*: 100 for a perfect output, sacrebleu's corpus BLEU of
+    the decoded text otherwise (-100 label padding and generation padding ignored)."""
+    import sacrebleu
+    from transformers import EvalPrediction
+
+    from seedformer.finetuning.seq2seq import make_compute_metrics, train_joint_tokenizer
+
+    refs = ["a man rides a red bike .", "two dogs play in the white snow .", "a woman reads a long book ."]
+    hyps = ["a man rides a bike .", "two dogs play in the snow .", "a woman reads a long book ."]
+    tokenizer = train_joint_tokenizer(refs * 20, vocab_size=120)
+    labels = np.array(tokenizer(refs, padding=True)["input_ids"])
+    labels = np.where(labels == tokenizer.pad_token_id, -100, labels)
+    compute = make_compute_metrics(tokenizer)
+    perfect = compute(EvalPrediction(predictions=np.where(labels < 0, tokenizer.pad_token_id, labels), label_ids=labels))
+    assert perfect["bleu"] == pytest.approx(100) and perfect["rouge1"] == pytest.approx(100)
+    predictions = np.array(tokenizer(hyps, padding=True)["input_ids"])
+    partial = compute(EvalPrediction(predictions=predictions, label_ids=labels))
+    decode = lambda ids: [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]  # noqa: E731
+    references = decode(np.where(labels < 0, tokenizer.pad_token_id, labels))
+    expected = sacrebleu.corpus_bleu(decode(predictions), [references], smooth_method="none").score
+    assert partial["bleu"] == pytest.approx(expected) and 20 < expected < 100
 
 
 def test_readme_seq2seq_example_runs(capsys):

@@ -305,6 +305,7 @@ def test_encoder_layer_compiles_without_graph_breaks():
     assert explanation.graph_count == 1
 
 
+@pytest.mark.slow
 def test_benchmark_quick_runs(tmp_path, shared_data):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--quick", "--output-dir", str(tmp_path),

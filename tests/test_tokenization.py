@@ -56,6 +56,7 @@ def test_lowercase_and_accent_options():
         assert tok.decode(tok("Café")["input_ids"], skip_special_tokens=True).strip() == "cafe"
 
 
+@pytest.mark.slow
 def test_fresh_process_autotokenizer_load(trained, tmp_path):
     """Saved folders load with plain transformers (no seedformer import, no remote code) and encode identically."""
     expected = {}

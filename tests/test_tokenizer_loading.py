@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 from _finetuning_helpers import make_tokenizer, save_checkpoint
 from test_remote_code import ISOLATED_PRELUDE
 from transformers import AutoModelForSequenceClassification
@@ -35,6 +36,7 @@ def run_isolated_with_stdin(script: str, cwd, stdin) -> tuple[int, str, float]:
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
 
 
+@pytest.mark.slow
 def test_model_card_snippet_loads_the_tokenizer_without_a_prompt(tmp_path):
     folder = save_checkpoint(tmp_path / "ckpt", AutoModelForSequenceClassification, num_labels=3)
     card = str(build_model_card(AutoModelForSequenceClassification.from_pretrained(folder), repo_id=str(folder)))

@@ -54,6 +54,7 @@ def args(tmp_path, **overrides):
     return TrainingArguments(**{**defaults, **overrides})
 
 
+@pytest.mark.slow
 def test_trainer_mlm_loss_goes_down(tmp_path):
     tokenizer = word_tokenizer()
     dataset = Dataset.from_dict({"text": SENTENCES * 40}).map(
@@ -97,6 +98,7 @@ def fixed_batches(tokenizer, head):
     [SeedformerForMaskedLM, SeedformerForTokenClassification, SeedformerForSequenceClassification, SeedformerForPreTraining],
     ids=lambda c: c.__name__,
 )
+@pytest.mark.slow
 def test_gradient_accumulation_logs_the_same_loss(tmp_path, head):
     tokenizer = word_tokenizer()
     dataset = fixed_batches(tokenizer, head)
