@@ -8,9 +8,12 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 
 from .attention import SelfAttention
 from .norms import make_norm
+from .padding import PackedSequences, QuerySubset
 
 
 class FeedForward(nn.Module):
@@ -69,18 +72,23 @@ class EncoderLayer(ResidualLayer):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-        **kwargs,
+        packed: PackedSequences | None = None,
+        query_subset: QuerySubset | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
-        """hidden_states (B, L, hidden) -> (B, L, hidden); with `query_subset` (unpadded, B == 1): (1, N, hidden).
+        """hidden_states (B, L, hidden) -> (B, L, hidden).
 
-        `query_subset` (a `QuerySubset`, last layer of sparse MLM): only the selected tokens get an output, so their
-        queries, attention output and feed-forward are all this layer computes beyond keys and values.
+        packed: unpadded execution: hidden_states is (1, T, hidden), the real tokens of B sequences back to back, and
+            `attention_mask` is None (each token attends within its own sequence).
+        query_subset: with `packed`, the last layer of sparse MLM: only these N tokens get an output, (1, N, hidden),
+            so their queries, attention output and feed-forward are all this layer computes beyond keys and values.
         """
-        queries = kwargs.get("query_subset")
         hidden_states = self.residual(
             hidden_states,
             self.attention_norm,
-            lambda x: self.attention(x, attention_mask, position_embeddings, **kwargs)[0],
-            rows=None if queries is None else queries.index,
+            lambda x: self.attention(
+                x, attention_mask, position_embeddings, packed=packed, query_subset=query_subset, **kwargs
+            )[0],
+            rows=None if query_subset is None else query_subset.index,
         )
         return self.residual(hidden_states, self.ffn_norm, self.feed_forward)

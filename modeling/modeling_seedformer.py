@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -20,16 +21,17 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.utils import ModelOutput
+from transformers.processing_utils import Unpack
+from transformers.utils import ModelOutput, TransformersKwargs
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
-from ..configuration.configuration_seedformer import SeedformerConfig
+from ..configuration.configuration_seedformer import UNPADDED_EXECUTION, SeedformerConfig
 from .attention import CrossAttention, SelfAttention
 from .embeddings import Embeddings, RotaryEmbedding
 from .layers import EncoderLayer
 from .norms import make_norm
-from .padding import PackedSequences, pad, unpad
+from .padding import PackedSequences, QuerySubset, pad, unpad
 
 
 def check_inputs(
@@ -218,7 +220,17 @@ class SeedformerPreTrainedModel(PreTrainedModel):
                 "safetensors, or pass `allow_pickle=True` if you trust the source."
             ) from err
 
-    def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs):
+    def _encode(
+        self,
+        input_ids,
+        attention_mask,
+        token_type_ids,
+        position_ids,
+        inputs_embeds,
+        prediction_mask: torch.BoolTensor | None = None,
+        unpadded_execution: str | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SeedformerModelOutput:
         """Run the shared backbone with a `ModelOutput` whatever the caller asked for (heads build their own)."""
         return self.seedformer(
             input_ids,
@@ -226,6 +238,8 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
+            prediction_mask=prediction_mask,
+            unpadded_execution=unpadded_execution,
             return_dict=True,
             **kwargs,
         )
@@ -278,8 +292,54 @@ class Pooler(nn.Module):
         return torch.tanh(self.dense(first_token_states))
 
 
-# `unpadded_execution="auto"` packs a batch only when at least this fraction of its positions is padding.
+# `unpadded_execution="auto"` packs a batch only when at least this fraction of its positions is padding: below it,
+# the packing (gather, scatter, one attention call per run of equal lengths) costs about what it saves (see the
+# README's benchmark section).
 MIN_PADDING_TO_UNPAD = 0.1
+
+
+def should_unpad(mode: str, seqlens: list[int], seq_len: int, stray_predictions: int, has_predictions: bool) -> bool:
+    """The data-dependent half of the unpadding decision, from host values.
+
+    "always" packs; "auto" packs when >= `MIN_PADDING_TO_UNPAD` of the batch is padding, or whenever a
+    `prediction_mask` lets the last layer skip most tokens. A `prediction_mask` that selects padded positions
+    (`stray_predictions` > 0) keeps the padded path: those positions are not among the packed tokens."""
+    if stray_predictions:
+        return False
+    if mode == "always" or has_predictions:
+        return True
+    padding_fraction = 1.0 - sum(seqlens) / (len(seqlens) * seq_len)
+    return padding_fraction >= MIN_PADDING_TO_UNPAD
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """How one encoder forward runs; decided once, by `SeedformerModel._plan_execution`, before any layer runs.
+
+    packed: run the embeddings, layers and final norm on the packed real tokens, (1, T, hidden), instead of the
+        padded (B, L, hidden) batch (unpadded execution; see `padding.py`). None: the padded path.
+    last_layer_rows: with `packed` and a `prediction_mask`: the only tokens the last layer computes an output for
+        (the predictions, plus each row's first token when there is a pooler). None: every token.
+    first_index: (B,) each row's first real position (where a left-padded row starts), None without a 2-D mask.
+    num_predictions: how many positions `prediction_mask` selects (a host int), None without one.
+    """
+
+    packed: PackedSequences | None = None
+    last_layer_rows: QuerySubset | None = None
+    first_index: torch.Tensor | None = None
+    num_predictions: int | None = None
+
+
+@dataclass
+class SeedformerModelOutput(BaseModelOutputWithPoolingAndCrossAttentions):
+    """`BaseModelOutputWithPoolingAndCrossAttentions` plus the states a sparse MLM head reads.
+
+    last_hidden_state: (B, L, hidden), always.
+    prediction_hidden_state: (N, hidden), the final states at the N positions of the `prediction_mask` passed to
+        `SeedformerModel.forward`, in row-major order; None without one.
+    """
+
+    prediction_hidden_state: torch.FloatTensor | None = None
 
 
 class SeedformerModel(SeedformerPreTrainedModel):
@@ -293,9 +353,6 @@ class SeedformerModel(SeedformerPreTrainedModel):
         # Pre-norm leaves the residual stream un-normalised after the last layer.
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
         self.pooler = Pooler(config) if add_pooling_layer else None
-        # Heads whose outputs at padded positions matter (QA: BERT's start/end softmax spans every position,
-        # padding included) switch unpadded execution off for their backbone.
-        self.allow_unpadding = True
         self.post_init()
 
     def get_input_embeddings(self):
@@ -303,44 +360,6 @@ class SeedformerModel(SeedformerPreTrainedModel):
 
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
-
-    def _may_unpad(self, attention_mask: torch.Tensor | None, kwargs: dict) -> bool:
-        """Whether this forward may drop padding at all (`config.unpadded_execution`; see `SeedformerConfig`).
-
-        Never for: no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per padded
-        position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded path);
-        `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
-        Decided from Python state only: no device sync.
-        """
-        if self.config.unpadded_execution == "never" or not self.allow_unpadding:
-            return False
-        if attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
-            return False
-        if self.config._attn_implementation == "flex_attention":
-            return False
-        return not any(kwargs.get(name, getattr(self.config, name, False)) for name in ("output_attentions", "output_hidden_states"))
-
-    def _unpad_decision(self, seqlens: list[int], seq_len: int, stray_predictions: int, has_predictions: bool) -> bool:
-        """The data-dependent half, from host values: "always" packs; "auto" packs when >= `MIN_PADDING_TO_UNPAD`
-        of the batch is padding, or whenever a `prediction_mask` lets the last layer skip most tokens. A
-        `prediction_mask` that selects padded positions (`stray_predictions` > 0) keeps the padded path."""
-        if stray_predictions:
-            return False
-        if self.config.unpadded_execution == "always" or has_predictions:
-            return True
-        # Below ~10% padding the packing (gather, scatter, one attention call per run of equal lengths) costs about
-        # what it saves: measured 0.88x BERT on a BERT-base 8 x 128 batch with 2% padding.
-        padding_fraction = 1.0 - sum(seqlens) / (len(seqlens) * seq_len)
-        return padding_fraction >= MIN_PADDING_TO_UNPAD
-
-    def _use_unpadded(self, attention_mask: torch.Tensor | None, prediction_mask: torch.Tensor | None, kwargs: dict) -> bool:
-        """What `forward` decides for these inputs (for tools such as the benchmark; `forward` itself fetches the
-        counts together with its input checks)."""
-        if not self._may_unpad(attention_mask, kwargs):
-            return False
-        real = attention_mask.bool()
-        stray = 0 if prediction_mask is None else int((prediction_mask.bool() & ~real).sum())
-        return self._unpad_decision(real.sum(1).tolist(), attention_mask.shape[1], stray, prediction_mask is not None)
 
     @merge_with_config_defaults
     @capture_outputs
@@ -352,40 +371,114 @@ class SeedformerModel(SeedformerPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         prediction_mask: torch.BoolTensor | None = None,
-        **kwargs,
-    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
+        unpadded_execution: Literal["auto", "always", "never"] | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SeedformerModelOutput:
         """input_ids / attention_mask / token_type_ids (B, L) -> last_hidden_state (B, L, hidden), pooler_output (B, hidden).
-
-        When `_use_unpadded` says so, padding is dropped right here: embeddings, every layer and the final norm run
-        on the (1, T, hidden) packed real tokens, and `last_hidden_state` is padded back once (zeros at padding).
 
         Padding side does not matter: a left-padded row's learned / sinusoidal positions count from its first real
         token, and the pooler reads each row's first real token (its [CLS]), so every row gets the outputs it gets
         alone (BERT instead counts positions from, and pools, position 0, a padding token in left-padded rows).
         Right-padded and unpadded batches are unchanged.
 
-        prediction_mask (B, L) bool: the only positions whose final state the caller reads (sparse MLM prediction).
-            `last_hidden_state` is then (N, hidden), those positions in row-major order, and on the unpadded path
-            the last layer computes nothing else beyond keys and values (plus the first tokens for the pooler).
-            N may be 0 (no masked token in the batch).
+        prediction_mask (B, L) bool: the positions a sparse MLM head reads. Their final states come back as
+            `prediction_hidden_state` (N, hidden), row-major; N may be 0. On the unpadded path the last layer then
+            computes outputs for these positions only (plus each row's first token for the pooler), against keys and
+            values of every token, and `last_hidden_state` holds 0 at every other position. On the padded path
+            `last_hidden_state` is complete.
+        unpadded_execution: overrides `config.unpadded_execution` for this call ("never": the padded path).
+
+        With unpadded execution (see `_plan_execution`), padding is dropped right here: embeddings, every layer and
+        the final norm run on the (1, T, hidden) packed real tokens, and the outputs are padded back once (zeros at
+        padding, where either path's values are meaningless).
         """
         batch_size, seq_len = check_input_shapes(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if prediction_mask is not None:
             if tuple(prediction_mask.shape) != (batch_size, seq_len):
                 raise ValueError(f"`prediction_mask` has shape {tuple(prediction_mask.shape)} but the inputs have shape {(batch_size, seq_len)}.")
             prediction_mask = prediction_mask.bool()
             if attention_mask is None:
-                device = input_ids.device if input_ids is not None else inputs_embeds.device
                 attention_mask = torch.ones(batch_size, seq_len, dtype=torch.long, device=device)
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        # Each row's first real position (0 without a mask): where left-padded rows start.
+        # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
+        # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
+        kwargs.pop("use_cache", None)
+        plan = self._plan_execution(
+            input_ids, token_type_ids, position_ids, attention_mask, prediction_mask, unpadded_execution, kwargs
+        )
+
+        if position_ids is None:
+            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
+            # Learned / sinusoidal positions of a left-padded row count from its first real token (rotary positions
+            # are relative: a shift changes nothing). Right-padded rows keep exactly 0..L-1.
+            if plan.first_index is not None and self.config.position_embedding_type != "rope":
+                position_ids = (position_ids - plan.first_index[:, None]).clamp(min=0)
+        if plan.packed is not None:
+            input_ids, token_type_ids, position_ids, inputs_embeds = (
+                unpad(t, plan.packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
+            )
+        hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
+        if plan.packed is None:
+            attention_mask = create_bidirectional_mask(
+                config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
+            )
+        else:
+            attention_mask = None  # the sequence boundaries in `plan.packed` replace the mask
+        # Built once per forward and shared by every layer (as is the mask).
+        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+
+        last = len(self.layers) - 1
+        for index, layer in enumerate(self.layers):
+            hidden_states = layer(
+                hidden_states,
+                attention_mask,
+                position_embeddings,
+                packed=plan.packed,
+                query_subset=plan.last_layer_rows if index == last else None,
+                **kwargs,
+            )
+        if self.final_norm is not None:
+            hidden_states = self.final_norm(hidden_states)
+        return self._assemble_outputs(hidden_states, plan, prediction_mask, batch_size, seq_len)
+
+    def _may_unpad(self, attention_mask: torch.Tensor | None, mode: str, kwargs: dict) -> bool:
+        """The static half of the unpadding decision (Python state only: no device sync).
+
+        Never for: mode "never"; no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per
+        padded position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded
+        path); `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
+        """
+        if mode == "never":
+            return False
+        if attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
+            return False
+        if self.config._attn_implementation == "flex_attention":
+            return False
+        return not any(kwargs.get(name, getattr(self.config, name, False)) for name in ("output_attentions", "output_hidden_states"))
+
+    def _plan_execution(
+        self,
+        input_ids: torch.Tensor | None,
+        token_type_ids: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        prediction_mask: torch.BoolTensor | None,
+        unpadded_execution: str | None,
+        kwargs: dict,
+    ) -> ExecutionPlan:
+        """The one place that decides how this forward runs: padded or packed (`config.unpadded_execution`, or the
+        `unpadded_execution` argument), and on the packed path which tokens the last layer computes.
+
+        It also runs the input value checks: the token counts the decision needs travel to the host together with
+        the checks' min/max, so the whole forward costs one device sync.
+        """
+        mode = unpadded_execution if unpadded_execution is not None else self.config.unpadded_execution
+        if mode not in UNPADDED_EXECUTION:
+            raise ValueError(f"`unpadded_execution` must be one of {list(UNPADDED_EXECUTION)}, got {mode!r}.")
         first_index = None
         if attention_mask is not None and attention_mask.dim() == 2:
             first_index = attention_mask.ne(0).int().argmax(dim=1)  # the first maximum: the first real token
-
-        # The token counts that the unpadding decision and the packing need travel to the host together with the
-        # input checks: one device sync for all of it.
-        may_unpad = self._may_unpad(attention_mask, kwargs)
+        may_unpad = self._may_unpad(attention_mask, mode, kwargs)
         fetch, needed = [], None
         if may_unpad:
             real = attention_mask.bool()
@@ -395,80 +488,72 @@ class SeedformerModel(SeedformerPreTrainedModel):
                 needed = prediction_mask
                 if self.pooler is not None:  # the last layer also computes each row's first real token
                     needed = needed.clone()
-                    needed[torch.arange(batch_size, device=device), first_index] = True
+                    needed[torch.arange(needed.shape[0], device=needed.device), first_index] = True
                 fetch.append((needed & real).sum(1))  # (B,) rows the last layer computes per sequence
         if prediction_mask is not None:
             fetch.append(prediction_mask.sum())
         fetched = check_input_values(self.config, input_ids, token_type_ids, position_ids, fetch=tuple(fetch))
         num_predictions = fetched[-1][0] if prediction_mask is not None else None
+        if not may_unpad:
+            return ExecutionPlan(first_index=first_index, num_predictions=num_predictions)
+        stray = fetched[1][0] if prediction_mask is not None else 0
+        if not should_unpad(mode, fetched[0], attention_mask.shape[1], stray, prediction_mask is not None):
+            return ExecutionPlan(first_index=first_index, num_predictions=num_predictions)
+        packed = PackedSequences.from_attention_mask(attention_mask, seqlens=fetched[0])
+        rows = packed.select(needed, seqlens=fetched[2]) if needed is not None else None
+        return ExecutionPlan(packed, rows, first_index, num_predictions)
 
-        if position_ids is None:
-            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
-            # Learned / sinusoidal positions of a left-padded row count from its first real token (rotary positions
-            # are relative: a shift changes nothing). Right-padded rows keep exactly 0..L-1.
-            if first_index is not None and self.config.position_embedding_type != "rope":
-                position_ids = (position_ids - first_index[:, None]).clamp(min=0)
+    def _use_unpadded(
+        self,
+        attention_mask: torch.Tensor | None,
+        prediction_mask: torch.Tensor | None = None,
+        kwargs: dict | None = None,
+        unpadded_execution: str | None = None,
+    ) -> bool:
+        """Whether `forward` runs these inputs packed (for tools such as the benchmark; `forward` itself fetches the
+        counts together with its input checks, this costs a sync of its own)."""
+        mode = unpadded_execution if unpadded_execution is not None else self.config.unpadded_execution
+        if not self._may_unpad(attention_mask, mode, kwargs or {}):
+            return False
+        real = attention_mask.bool()
+        stray = 0 if prediction_mask is None else int((prediction_mask.bool() & ~real).sum())
+        return should_unpad(mode, real.sum(1).tolist(), attention_mask.shape[1], stray, prediction_mask is not None)
 
-        # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
-        # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
-        kwargs.pop("use_cache", None)
-        packed = queries = None
-        if may_unpad and self._unpad_decision(fetched[0], seq_len, fetched[1][0] if prediction_mask is not None else 0,
-                                              prediction_mask is not None):
-            packed = PackedSequences.from_attention_mask(attention_mask, seqlens=fetched[0])
-            input_ids, token_type_ids, position_ids, inputs_embeds = (
-                unpad(t, packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
-            )
-            kwargs["packed"] = packed
-            if needed is not None:
-                queries = packed.select(needed, seqlens=fetched[2])
-        hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
-        if packed is None:
-            attention_mask = create_bidirectional_mask(
-                config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
-            )
+    def _assemble_outputs(
+        self,
+        hidden_states: torch.Tensor,
+        plan: ExecutionPlan,
+        prediction_mask: torch.BoolTensor | None,
+        batch_size: int,
+        seq_len: int,
+    ) -> SeedformerModelOutput:
+        """The final states, (B, L, hidden) padded or (1, T or N', hidden) packed, -> the output contract:
+        last_hidden_state (B, L, hidden), pooler_output (B, hidden), prediction_hidden_state (N, hidden)."""
+        packed, rows = plan.packed, plan.last_layer_rows
+        predictions = None
+        if rows is not None:
+            # The last layer computed only `rows` (row-major, per packed sequence) of the packed tokens.
+            computed = hidden_states[0]  # (N', hidden)
+            token_positions = packed.indices.index_select(0, rows.index)  # their flat (B*L) positions
+            last_hidden_state = computed.new_zeros(batch_size * seq_len, computed.shape[-1])
+            last_hidden_state = last_hidden_state.index_copy(0, token_positions, computed).view(batch_size, seq_len, -1)
+            # Which computed rows are predictions (the others are first tokens for the pooler only).
+            is_prediction = prediction_mask.reshape(-1).index_select(0, token_positions)
+            predictions = computed.index_select(0, torch.nonzero_static(is_prediction, size=plan.num_predictions).reshape(-1))
         else:
-            attention_mask = None  # the sequence boundaries in `packed` replace the mask
-        # Built once per forward and shared by every layer (as is the mask).
-        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
-
-        for index, layer in enumerate(self.layers):
-            if queries is not None and index == len(self.layers) - 1:
-                kwargs["query_subset"] = queries
-            hidden_states = layer(hidden_states, attention_mask, position_embeddings, **kwargs)
-        if self.final_norm is not None:
-            hidden_states = self.final_norm(hidden_states)
-
-        first_token_states = None
-        if queries is not None:
-            rows = hidden_states[0]  # (N', hidden): the `needed` real positions, row-major
-            if self.pooler is not None:
-                # A row's first real token is the first of its selected rows; an all-padding row has none (zeros).
-                starts = queries.cu_seqlens[:-1].long()
-                has_tokens = packed.cu_seqlens[1:] > packed.cu_seqlens[:-1]
-                if rows.shape[0]:
-                    first_token_states = rows.index_select(0, starts.clamp(max=rows.shape[0] - 1))
-                    first_token_states = first_token_states.masked_fill(~has_tokens[:, None], 0.0)
-                else:
-                    first_token_states = rows.new_zeros(batch_size, rows.shape[-1])
-                # Which of the selected rows are predictions (the others are first tokens only).
-                is_prediction = prediction_mask.reshape(-1).index_select(0, packed.indices.index_select(0, queries.index))
-                rows = rows.index_select(0, torch.nonzero_static(is_prediction, size=num_predictions).reshape(-1))
-            hidden_states = rows
-        else:
-            if packed is not None:
-                hidden_states = pad(hidden_states, packed)
-            if self.pooler is not None:
-                first_token_states = (
-                    hidden_states[:, 0] if first_index is None
-                    else hidden_states[torch.arange(batch_size, device=device), first_index]
-                )
+            last_hidden_state = pad(hidden_states, packed) if packed is not None else hidden_states
             if prediction_mask is not None:
-                flat = torch.nonzero_static(prediction_mask.reshape(-1), size=num_predictions).reshape(-1)
-                hidden_states = hidden_states.reshape(batch_size * seq_len, -1).index_select(0, flat)
-        return BaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=hidden_states,
-            pooler_output=self.pooler(first_token_states) if self.pooler is not None else None,
+                flat = torch.nonzero_static(prediction_mask.reshape(-1), size=plan.num_predictions).reshape(-1)
+                predictions = last_hidden_state.reshape(batch_size * seq_len, -1).index_select(0, flat)
+        pooled = None
+        if self.pooler is not None:
+            if plan.first_index is None:
+                first_token_states = last_hidden_state[:, 0]
+            else:
+                first_token_states = last_hidden_state[torch.arange(batch_size, device=last_hidden_state.device), plan.first_index]
+            pooled = self.pooler(first_token_states)
+        return SeedformerModelOutput(
+            last_hidden_state=last_hidden_state, pooler_output=pooled, prediction_hidden_state=predictions
         )
 
 
@@ -561,7 +646,8 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         prediction_mask = sparse_prediction_mask(self.config, labels)
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                prediction_mask=prediction_mask, **kwargs)
-        logits = self.mlm_head(outputs.last_hidden_state)
+        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
+        logits = self.mlm_head(hidden)
         loss = None
         if labels is not None:
             targets = masked_lm_labels(labels, prediction_mask, logits.shape[0])
@@ -618,7 +704,8 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         prediction_mask = sparse_prediction_mask(self.config, labels)
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                prediction_mask=prediction_mask, **kwargs)
-        prediction_logits = self.mlm_head(outputs.last_hidden_state)
+        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
+        prediction_logits = self.mlm_head(hidden)
         nsp_logits = self.nsp_head(outputs.pooler_output)
         loss = None
         if labels is not None:
@@ -729,7 +816,6 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=False)
-        self.seedformer.allow_unpadding = False  # the loss softmax reads padded positions too, as in BERT
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
@@ -745,8 +831,13 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
         end_positions: torch.LongTensor | None = None,
         **kwargs,
     ) -> QuestionAnsweringModelOutput:
-        """start/end_positions (B,) token indices. start_logits, end_logits (B, L)."""
-        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        """start/end_positions (B,) token indices. start_logits, end_logits (B, L).
+
+        Always the padded path: the start/end softmax spans every position, padding included, as BERT's does, so
+        the states at padded positions must be the ones BERT computes (the packed path leaves them 0)."""
+        outputs = self._encode(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, unpadded_execution="never", **kwargs
+        )
         start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).unbind(dim=-1)
         loss = None
         if start_positions is not None and end_positions is not None:

@@ -226,6 +226,71 @@ def test_sparse_mlm_labels_on_padding_keep_the_padded_path():
         model.seedformer(**batch, prediction_mask=labels[:, :5] != -100)
 
 
+@pytest.mark.parametrize("mode", ["never", "always", "auto"])
+def test_backbone_keeps_its_output_shape_with_a_prediction_mask(mode):
+    """`last_hidden_state` is (B, L, hidden) on every path; the sparse MLM states come as `prediction_hidden_state`."""
+    batch = padded_batch()
+    real = batch["attention_mask"].bool()
+    prediction_mask = torch.zeros_like(real)
+    prediction_mask[0, [1, 5, 11]] = prediction_mask[2, 1] = True
+    torch.manual_seed(0)
+    model = SeedformerModel(tiny_config(unpadded_execution=mode)).eval()
+    dense = model(**batch, unpadded_execution="never")
+    sparse = model(**batch, prediction_mask=prediction_mask)
+    assert sparse.last_hidden_state.shape == dense.last_hidden_state.shape == (4, 12, 32)
+    assert sparse.prediction_hidden_state.shape == (4, 32) and dense.prediction_hidden_state is None
+    torch.testing.assert_close(sparse.prediction_hidden_state, dense.last_hidden_state[prediction_mask], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sparse.pooler_output, dense.pooler_output, atol=1e-5, rtol=1e-5)
+    computed = prediction_mask.clone()
+    computed[:, 0] = True  # each row's first token feeds the pooler
+    torch.testing.assert_close(sparse.last_hidden_state[computed], dense.last_hidden_state[computed], atol=1e-5, rtol=1e-5)
+    if mode == "never":  # the padded path computes every position
+        torch.testing.assert_close(sparse.last_hidden_state, dense.last_hidden_state)
+    else:  # the sparse last layer computed nothing else (documented: 0 there)
+        assert sparse.last_hidden_state[~computed].abs().max() == 0
+    empty = model(**batch, prediction_mask=torch.zeros_like(real))  # a batch without a masked token
+    assert empty.prediction_hidden_state.shape == (0, 32) and empty.last_hidden_state.shape == (4, 12, 32)
+
+
+def test_unpadded_execution_is_a_call_argument_and_qa_uses_it():
+    """The per-call `unpadded_execution` overrides the config; the QA head passes "never" (its loss softmax spans
+    padded positions, as BERT's) instead of setting an attribute on its backbone."""
+    batch = padded_batch()
+    calls = []
+    original = PackedSequences.from_attention_mask
+
+    def spy(mask, seqlens=None):
+        calls.append(mask.shape)
+        return original(mask, seqlens)
+
+    model = SeedformerModel(tiny_config(unpadded_execution="always")).eval()
+    qa = SeedformerForQuestionAnswering(tiny_config(unpadded_execution="always")).eval()
+    PackedSequences.from_attention_mask = spy
+    try:
+        model(**batch, unpadded_execution="never")
+        qa(**batch)
+        assert calls == []
+        model(**batch)
+        assert len(calls) == 1
+    finally:
+        PackedSequences.from_attention_mask = original
+    assert "allow_unpadding" not in vars(qa.seedformer)
+    with pytest.raises(ValueError, match="unpadded_execution"):
+        model(**batch, unpadded_execution="sometimes")
+
+
+def test_speed_paths_are_typed_arguments_of_the_layers():
+    import inspect
+
+    from seedformer.modeling.attention import SelfAttention
+    from seedformer.modeling.layers import EncoderLayer
+
+    for forward in (EncoderLayer.forward, SelfAttention.forward):
+        parameters = inspect.signature(forward).parameters
+        assert "PackedSequences" in str(parameters["packed"].annotation)
+        assert "QuerySubset" in str(parameters["query_subset"].annotation)
+
+
 @pytest.mark.parametrize("mode", ["never", "always"])
 def test_attention_implementations_agree(mode):
     config = tiny_config(position_embedding_type="rope", unpadded_execution=mode)
