@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
+from transformers.loss.loss_utils import fixed_cross_entropy
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
@@ -559,6 +560,13 @@ class SeedformerModel(SeedformerPreTrainedModel):
 
 # ----------------------------------------------------------------------------------------------------------------
 # Heads
+#
+# Losses, one way: every head calls transformers' loss functions with its `**kwargs`, so the Trainer's
+# `num_items_in_batch` (sum the loss, divide by the item count of all accumulated micro-batches) is honoured:
+# `self.loss_function` where transformers maps the head's name (ForMaskedLM, ForSequenceClassification,
+# ForTokenClassification, ForQuestionAnswering, ForConditionalGeneration), else `fixed_cross_entropy`, the function
+# those are built on. A head whose loss has no single item count declares `accepts_loss_kwargs = False`; the Trainer
+# then divides by the accumulation steps itself.
 # ----------------------------------------------------------------------------------------------------------------
 class MaskedLMHead(nn.Module):
     """transform (dense, activation, norm) then the vocabulary projection (tied to the word embeddings)."""
@@ -675,7 +683,8 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
     """Masked LM + next-sentence prediction, as BERT is pretrained."""
 
     _tied_weights_keys = {"mlm_head.decoder.weight": "seedformer.embeddings.word_embeddings.weight"}
-    # Per-example NSP loss is a batch mean: let the Trainer divide by the accumulation steps itself.
+    # Two normalisers (masked tokens for MLM, pairs for NSP) but one `num_items_in_batch` (the Trainer counts the MLM
+    # labels): keep BERT's sum of two batch means and let the Trainer divide by the accumulation steps itself.
     accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
@@ -683,6 +692,8 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         self.seedformer = SeedformerModel(config, add_pooling_layer=True)
         self.mlm_head = MaskedLMHead(config)
         self.nsp_head = nn.Linear(config.hidden_size, 2)
+        # transformers maps no loss to "ForPreTraining": `self.loss_function` is the MLM half.
+        self.loss_type = "ForMaskedLM"
         self.post_init()
 
     @can_return_tuple
@@ -709,10 +720,10 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         nsp_logits = self.nsp_head(outputs.pooler_output)
         loss = None
         if labels is not None:
-            flat_labels = masked_lm_labels(labels, prediction_mask, prediction_logits.shape[0]).reshape(-1)
-            loss = F.cross_entropy(prediction_logits.reshape(-1, self.config.vocab_size).float(), flat_labels)
+            targets = masked_lm_labels(labels, prediction_mask, prediction_logits.shape[0])
+            loss = self.loss_function(prediction_logits, targets, vocab_size=self.config.vocab_size)
         if next_sentence_label is not None:
-            nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
+            nsp_loss = fixed_cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
             loss = nsp_loss if loss is None else loss + nsp_loss
         return SeedformerForPreTrainingOutput(
             loss=loss,
@@ -724,8 +735,6 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
 
 
 class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
-    accepts_loss_kwargs = False
-
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=True)
@@ -746,13 +755,14 @@ class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
         """labels (B,): 0 = B follows A, 1 = B is random. logits (B, 2)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.nsp_head(outputs.pooler_output)
-        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
+        loss = fixed_cross_entropy(logits.float(), labels.reshape(-1), **kwargs) if labels is not None else None
         return NextSentencePredictorOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
 class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
     """Pooled [CLS] -> dropout -> linear. Regression / single-label / multi-label by `config.problem_type`, as BERT."""
 
+    # transformers' regression and multi-label losses are batch means that ignore `num_items_in_batch`.
     accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
@@ -777,7 +787,7 @@ class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
         """labels (B,) class ids or floats (regression), or (B, num_labels) multi-hot. logits (B, num_labels)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.classifier(self.dropout(outputs.pooler_output))
-        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
+        loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
@@ -811,8 +821,6 @@ class SeedformerForTokenClassification(SeedformerPreTrainedModel):
 class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
     """Extractive QA: a start and an end logit per token."""
 
-    accepts_loss_kwargs = False
-
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=False)
@@ -841,7 +849,7 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
         start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).unbind(dim=-1)
         loss = None
         if start_positions is not None and end_positions is not None:
-            loss = self.loss_function(start_logits.float(), end_logits.float(), start_positions, end_positions)
+            loss = self.loss_function(start_logits.float(), end_logits.float(), start_positions, end_positions, **kwargs)
         return QuestionAnsweringModelOutput(
             loss=loss,
             start_logits=start_logits.contiguous(),
@@ -853,8 +861,6 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
 
 class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
     """Scores each (context, choice) pair from its pooled [CLS]; softmax over the choices."""
-
-    accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
@@ -887,7 +893,7 @@ class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
             flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), flat(inputs_embeds), **kwargs
         )
         logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
-        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
+        loss = fixed_cross_entropy(logits.float(), labels.reshape(-1), **kwargs) if labels is not None else None
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
@@ -897,8 +903,6 @@ class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
     The backbone sits under `seedformer` like every other head, so a checkpoint of this class loads into
     `AutoModelForSequenceClassification` etc. with the encoder weights intact (the detection head is dropped).
     """
-
-    accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
@@ -923,14 +927,19 @@ class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
         """labels (B, L): 1 = replaced, 0 = original, -100 = ignored (padding). logits (B, L).
 
         The loss is the sigmoid cross-entropy averaged over the labelled tokens (those of the attention mask, when
-        labels are -100 only at padding), as in ELECTRA.
+        labels are -100 only at padding), as in ELECTRA; summed and divided by `num_items_in_batch` when the Trainer
+        passes it, as `fixed_cross_entropy` does.
         """
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.detection_out(self.detection_act(self.detection_dense(outputs.last_hidden_state))).squeeze(-1)
         loss = None
         if labels is not None:
             keep = labels != -100
-            loss = F.binary_cross_entropy_with_logits(logits[keep].float(), labels[keep].float())
+            summed = F.binary_cross_entropy_with_logits(
+                logits.float(), labels.clamp(min=0).to(torch.float32), weight=keep.to(torch.float32), reduction="sum"
+            )
+            num_items_in_batch = kwargs.get("num_items_in_batch")
+            loss = summed / (keep.sum() if num_items_in_batch is None else num_items_in_batch)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 

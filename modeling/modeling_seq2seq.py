@@ -17,7 +17,6 @@ from torch import nn
 from transformers import GenerationMixin
 from transformers import initialization as init
 from transformers.cache_utils import EncoderDecoderCache
-from transformers.loss.loss_utils import fixed_cross_entropy
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from transformers.utils.generic import can_return_tuple
 
@@ -259,7 +258,6 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         **kwargs,
     ) -> Seq2SeqLMOutput:
         """Source (B, Ls), target prefix or labels (B, Lt) -> logits (B, Lt, vocab), loss when labels are given."""
-        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         if labels is not None:
             use_cache = False  # teacher forcing over the whole target: nothing to cache
             if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -283,8 +281,10 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         logits = self.lm_head(outputs.last_hidden_state) + self.final_logits_bias.to(outputs.last_hidden_state.dtype)
         loss = None
         if labels is not None:
-            loss = fixed_cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1), num_items_in_batch
+            # transformers' ForConditionalGeneration loss is the causal-LM one; `shift_labels` hands it the labels
+            # as already aligned with the logits (the decoder inputs were shifted instead), so it shifts nothing.
+            loss = self.loss_function(
+                logits, None, vocab_size=logits.shape[-1], shift_labels=labels.contiguous(), **kwargs
             )
         return Seq2SeqLMOutput(
             loss=loss,

@@ -29,6 +29,7 @@ from seedformer import (
     SeedformerForTokenClassification,
     SeedformerModel,
 )
+from seedformer.modeling import SeedformerForReplacedTokenDetection
 
 VARIANTS = {
     "bert_like": {},
@@ -330,3 +331,52 @@ def test_rope_has_no_length_limit_check():
     config = tiny_config(**VARIANTS["modern"], max_position_embeddings=16)
     model = SeedformerModel(config)
     assert model(input_ids=torch.ones(1, 40, dtype=torch.long)).last_hidden_state.shape == (1, 40, 32)
+
+
+def _items(labels: torch.Tensor) -> int:
+    return int((labels != -100).sum())
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [SeedformerForMaskedLM, SeedformerForNextSentencePrediction, SeedformerForTokenClassification,
+     SeedformerForMultipleChoice, SeedformerForReplacedTokenDetection],
+    ids=lambda c: c.__name__,
+)
+def test_losses_honour_num_items_in_batch(cls):
+    """One loss style: every head whose loss has one item count sums it and divides by the Trainer's
+    `num_items_in_batch` (gradient accumulation), and says so to the Trainer (`accepts_loss_kwargs`)."""
+    config = tiny_config(num_labels=3)
+    batch = make_batch(config)
+    if cls is SeedformerForMultipleChoice:
+        batch = {k: v[:2].unsqueeze(1).expand(2, C, L).contiguous() for k, v in batch.items()}
+        labels = torch.tensor([1, 0])
+    elif cls is SeedformerForReplacedTokenDetection:
+        labels = (batch["input_ids"] % 2).masked_fill(batch["attention_mask"] == 0, -100)
+    elif cls is SeedformerForNextSentencePrediction:
+        labels = torch.tensor([0, 1, 1])
+    else:
+        labels = head_labels(cls, config, batch)["labels"]
+    model = cls(config).eval()
+    mean = model(**batch, labels=labels).loss
+    summed = model(**batch, labels=labels, num_items_in_batch=torch.tensor(100)).loss
+    torch.testing.assert_close(summed * 100, mean * _items(labels))
+    assert getattr(cls, "accepts_loss_kwargs", True)
+
+
+@pytest.mark.parametrize("cls", [SeedformerForPreTraining, SeedformerForSequenceClassification], ids=lambda c: c.__name__)
+def test_heads_without_one_item_count_tell_the_trainer(cls):
+    """PreTraining (MLM tokens + NSP pairs) and sequence classification (regression / multi-label are batch means)
+    leave the accumulation scaling to the Trainer."""
+    assert cls.accepts_loss_kwargs is False
+
+
+def test_pretraining_loss_is_mlm_plus_nsp_batch_means():
+    config = tiny_config()
+    batch = make_batch(config)
+    labels = head_labels(SeedformerForPreTraining, config, batch)
+    model = SeedformerForPreTraining(config).eval()
+    out = model(**batch, **labels)
+    mlm = torch.nn.functional.cross_entropy(out.prediction_logits.reshape(-1, config.vocab_size), labels["labels"].reshape(-1))
+    nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits, labels["next_sentence_label"])
+    torch.testing.assert_close(out.loss, mlm + nsp)

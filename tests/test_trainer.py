@@ -14,6 +14,7 @@ from transformers import (
 
 from seedformer import (
     SeedformerForMaskedLM,
+    SeedformerForNextSentencePrediction,
     SeedformerForPreTraining,
     SeedformerForSequenceClassification,
     SeedformerForTokenClassification,
@@ -94,7 +95,8 @@ def fixed_batches(tokenizer, head):
 
 @pytest.mark.parametrize(
     "head",
-    [SeedformerForMaskedLM, SeedformerForTokenClassification, SeedformerForSequenceClassification, SeedformerForPreTraining],
+    [SeedformerForMaskedLM, SeedformerForTokenClassification, SeedformerForSequenceClassification, SeedformerForPreTraining,
+     SeedformerForNextSentencePrediction],
     ids=lambda c: c.__name__,
 )
 def test_gradient_accumulation_logs_the_same_loss(tmp_path, head):
