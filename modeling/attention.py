@@ -52,7 +52,7 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return (x * cos) + (rotate_half(x) * sin)
 
 
-class _AttentionBase(nn.Module):
+class SeedformerAttentionBase(nn.Module):
     """Shared plumbing: head geometry, output projection and the attention-interface call."""
 
     def __init__(self, config, num_heads: int, layer_idx: int | None, is_causal: bool):
@@ -104,9 +104,9 @@ class _AttentionBase(nn.Module):
 
         With `queries`, q holds only the selected rows of each sequence (N of them), which attend to all of it.
         flash-attention (GPU) runs all sequences in one varlen kernel from `cu_seqlens`. Every other kernel is
-        called once per run of equal-length sequences on views of the packed tensors: on CPU this measured fastest
-        among the exact routes (vs. one padded sdpa call, length buckets, and nested/jagged tensors, which were
-        2-20x slower), and it keeps any registered attention function exact without a mask.
+        called once per run of equal-length sequences on views of the packed tensors: on CPU the fastest exact route
+        of those compared in the README's benchmark section (one padded sdpa call, length buckets, nested/jagged
+        tensors), and it keeps any registered attention function exact without a mask.
         """
         if self.config._attn_implementation.startswith("flash_attention") and query.is_cuda:
             return interface(self, query, key, value, None, dropout=dropout, scaling=self.scaling,
@@ -136,7 +136,7 @@ class _AttentionBase(nn.Module):
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)), None
 
 
-class SelfAttention(_AttentionBase):
+class SeedformerSelfAttention(SeedformerAttentionBase):
     """Self-attention with one fused QKV projection; causal (with a KV cache) when used in the decoder."""
 
     def __init__(self, config, layer_idx: int | None = None, is_causal: bool = False, num_heads: int | None = None):
@@ -181,7 +181,7 @@ class SelfAttention(_AttentionBase):
         return self._attend(query, key, value, attention_mask, packed=packed, query_subset=queries, **kwargs)
 
 
-class CrossAttention(_AttentionBase):
+class SeedformerCrossAttention(SeedformerAttentionBase):
     """Decoder-to-encoder attention. Keys/values of the encoder output are computed once per generation and cached."""
 
     def __init__(self, config, layer_idx: int | None = None, num_heads: int | None = None):

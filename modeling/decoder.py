@@ -1,8 +1,8 @@
 """The optional decoder: causal self-attention, cross-attention over the encoder output, feed-forward.
 
-The decoder reuses the encoder's building blocks (`SelfAttention` with a KV cache, `CrossAttention` whose keys and
-values of the encoder output are computed once per generation, `FeedForward`, the pre/post-norm `ResidualLayer`,
-`Embeddings`), so every norm, activation and position option of the config applies to it unchanged.
+The decoder reuses the encoder's building blocks (`SeedformerSelfAttention` with a KV cache, `SeedformerCrossAttention` whose keys and
+values of the encoder output are computed once per generation, `SeedformerFeedForward`, the pre/post-norm `SeedformerResidualLayer`,
+`SeedformerEmbeddings`), so every norm, activation and position option of the config applies to it unchanged.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from ..configuration.configuration_seedformer import SeedformerConfig
-from .attention import CrossAttention, SelfAttention
-from .embeddings import Embeddings, RotaryEmbedding
-from .layers import FeedForward, ResidualLayer
+from .attention import SeedformerCrossAttention, SeedformerSelfAttention
+from .embeddings import SeedformerEmbeddings, SeedformerRotaryEmbedding
+from .layers import SeedformerFeedForward, SeedformerResidualLayer
 from .modeling_seedformer import SeedformerPreTrainedModel, check_inputs
 from .norms import make_norm
 
@@ -36,17 +36,17 @@ def resolve_cache(cache: EncoderDecoderCache | None, kwargs: dict) -> EncoderDec
     return cache if cache is not None else legacy
 
 
-class DecoderLayer(ResidualLayer):
+class SeedformerDecoderLayer(SeedformerResidualLayer):
     """Causal self-attention, cross-attention over the encoder output, feed-forward; each a residual sub-block."""
 
     def __init__(self, config: SeedformerConfig, layer_idx: int):
         super().__init__(config)
         heads = config.decoder_attention_heads
-        self.self_attn = SelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
+        self.self_attn = SeedformerSelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
         self.self_attn_norm = make_norm(config)
-        self.cross_attn = CrossAttention(config, layer_idx=layer_idx, num_heads=heads)
+        self.cross_attn = SeedformerCrossAttention(config, layer_idx=layer_idx, num_heads=heads)
         self.cross_attn_norm = make_norm(config)
-        self.feed_forward = FeedForward(config, intermediate_size=config.decoder_ffn_dim)
+        self.feed_forward = SeedformerFeedForward(config, intermediate_size=config.decoder_ffn_dim)
         self.ffn_norm = make_norm(config)
 
     def forward(
@@ -74,26 +74,27 @@ class DecoderLayer(ResidualLayer):
 
 
 class SeedformerDecoder(SeedformerPreTrainedModel):
-    """Embeddings (word embeddings tied to the encoder's by the seq2seq models), `DecoderLayer`s, final norm (pre-norm).
+    """`SeedformerEmbeddings` (word embeddings tied to the encoder's by the seq2seq models), `SeedformerDecoderLayer`s,
+    final norm (pre-norm).
 
     A `PreTrainedModel` of its own, as BART's decoder is, so that `capture_outputs` records the decoder's hidden
     states / self-attentions / cross-attentions separately from the encoder's.
     """
 
-    _no_split_modules = ["Embeddings", "DecoderLayer"]
+    _no_split_modules = ["SeedformerEmbeddings", "SeedformerDecoderLayer"]
     _can_record_outputs = {
-        "hidden_states": DecoderLayer,
-        "attentions": OutputRecorder(SelfAttention, index=1, layer_name="self_attn"),
-        "cross_attentions": OutputRecorder(CrossAttention, index=1, layer_name="cross_attn"),
+        "hidden_states": SeedformerDecoderLayer,
+        "attentions": OutputRecorder(SeedformerSelfAttention, index=1, layer_name="self_attn"),
+        "cross_attentions": OutputRecorder(SeedformerCrossAttention, index=1, layer_name="cross_attn"),
     }
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
-        self.embeddings = Embeddings(config)
+        self.embeddings = SeedformerEmbeddings(config)
         # Targets have no segments: no token-type embedding in the decoder.
         self.embeddings.token_type_embeddings = None
-        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
-        self.layers = nn.ModuleList([DecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)])
+        self.rotary_emb = SeedformerRotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList([SeedformerDecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)])
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
         self.post_init()
 
@@ -182,4 +183,4 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         )
 
 
-__all__ = ["CACHE_FIELD", "DecoderLayer", "SeedformerDecoder", "resolve_cache"]
+__all__ = ["CACHE_FIELD", "SeedformerDecoderLayer", "SeedformerDecoder", "resolve_cache"]

@@ -20,7 +20,7 @@ def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
     return table
 
 
-class Embeddings(nn.Module):
+class SeedformerEmbeddings(nn.Module):
     """word + segment + absolute position embeddings, then norm and dropout.
 
     With `position_embedding_type="rope"` no position is added here: the attention rotates queries and keys.
@@ -65,7 +65,7 @@ class Embeddings(nn.Module):
         return self.dropout(self.norm(embeddings))
 
 
-class RotaryEmbedding(nn.Module):
+class SeedformerRotaryEmbedding(nn.Module):
     """cos/sin tables for rotary positions (RoFormer), computed once per forward and shared by every layer."""
 
     def __init__(self, config):

@@ -11,12 +11,12 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 
-from .attention import SelfAttention
+from .attention import SeedformerSelfAttention
 from .norms import make_norm
 from .padding import PackedSequences, QuerySubset
 
 
-class FeedForward(nn.Module):
+class SeedformerFeedForward(nn.Module):
     """up-projection, activation (optionally gated: GeGLU / SwiGLU), down-projection."""
 
     def __init__(self, config, intermediate_size: int | None = None):
@@ -38,7 +38,7 @@ class FeedForward(nn.Module):
         return self.down_proj(hidden_states)
 
 
-class ResidualLayer(GradientCheckpointingLayer):
+class SeedformerResidualLayer(GradientCheckpointingLayer):
     """Base of encoder and decoder layers: wraps each sub-block in dropout + residual + norm.
 
     Post-norm (BERT): `norm(x + dropout(f(x)))`. Pre-norm: `x + dropout(f(norm(x)))`.
@@ -57,14 +57,14 @@ class ResidualLayer(GradientCheckpointingLayer):
         return norm(skip + self.dropout(sublayer(hidden_states)))
 
 
-class EncoderLayer(ResidualLayer):
+class SeedformerEncoderLayer(SeedformerResidualLayer):
     """Bidirectional self-attention then feed-forward, each a residual sub-block."""
 
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__(config)
-        self.attention = SelfAttention(config, layer_idx=layer_idx, is_causal=False)
+        self.attention = SeedformerSelfAttention(config, layer_idx=layer_idx, is_causal=False)
         self.attention_norm = make_norm(config)
-        self.feed_forward = FeedForward(config)
+        self.feed_forward = SeedformerFeedForward(config)
         self.ffn_norm = make_norm(config)
 
     def forward(

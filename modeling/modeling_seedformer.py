@@ -28,9 +28,9 @@ from transformers.utils.generic import can_return_tuple, merge_with_config_defau
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from ..configuration.configuration_seedformer import UNPADDED_EXECUTION, SeedformerConfig
-from .attention import CrossAttention, SelfAttention
-from .embeddings import Embeddings, RotaryEmbedding
-from .layers import EncoderLayer
+from .attention import SeedformerCrossAttention, SeedformerSelfAttention
+from .embeddings import SeedformerEmbeddings, SeedformerRotaryEmbedding
+from .layers import SeedformerEncoderLayer
 from .norms import make_norm
 from .padding import PackedSequences, QuerySubset, pad, unpad
 
@@ -147,22 +147,22 @@ class SeedformerPreTrainedModel(PreTrainedModel):
     config_class = SeedformerConfig
     base_model_prefix = "seedformer"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["Embeddings", "EncoderLayer"]
+    _no_split_modules = ["SeedformerEmbeddings", "SeedformerEncoderLayer"]
     _supports_sdpa = True
     _supports_flex_attn = True
     _supports_flash_attn = True
     _supports_attention_backend = True
     _can_record_outputs = {
-        "hidden_states": EncoderLayer,
-        "attentions": OutputRecorder(SelfAttention, index=1),
-        "cross_attentions": OutputRecorder(CrossAttention, index=1),
+        "hidden_states": SeedformerEncoderLayer,
+        "attentions": OutputRecorder(SeedformerSelfAttention, index=1),
+        "cross_attentions": OutputRecorder(SeedformerCrossAttention, index=1),
     }
 
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)
-        if isinstance(module, RotaryEmbedding):
-            fresh = RotaryEmbedding(self.config)
+        if isinstance(module, SeedformerRotaryEmbedding):
+            fresh = SeedformerRotaryEmbedding(self.config)
             init.copy_(module.inv_freq, fresh.inv_freq)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
@@ -282,7 +282,7 @@ def _refuse_other_model_types(pretrained_model_name_or_path, kwargs: dict) -> No
     raise ValueError(message)
 
 
-class Pooler(nn.Module):
+class SeedformerPooler(nn.Module):
     """BERT's pooler: dense + tanh on the first ([CLS]) token's final state. (B, hidden) -> (B, hidden)."""
 
     def __init__(self, config):
@@ -344,16 +344,16 @@ class SeedformerModelOutput(BaseModelOutputWithPoolingAndCrossAttentions):
 
 
 class SeedformerModel(SeedformerPreTrainedModel):
-    """The encoder backbone: embeddings, a stack of `EncoderLayer`s, a final norm (pre-norm only), optional pooler."""
+    """The encoder backbone: embeddings, a stack of `SeedformerEncoderLayer`s, a final norm (pre-norm only), optional pooler."""
 
     def __init__(self, config: SeedformerConfig, add_pooling_layer: bool = True):
         super().__init__(config)
-        self.embeddings = Embeddings(config)
-        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
-        self.layers = nn.ModuleList([EncoderLayer(config, layer_idx=i) for i in range(config.num_hidden_layers)])
+        self.embeddings = SeedformerEmbeddings(config)
+        self.rotary_emb = SeedformerRotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList([SeedformerEncoderLayer(config, layer_idx=i) for i in range(config.num_hidden_layers)])
         # Pre-norm leaves the residual stream un-normalised after the last layer.
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
-        self.pooler = Pooler(config) if add_pooling_layer else None
+        self.pooler = SeedformerPooler(config) if add_pooling_layer else None
         self.post_init()
 
     def get_input_embeddings(self):
@@ -568,7 +568,7 @@ class SeedformerModel(SeedformerPreTrainedModel):
 # those are built on. A head whose loss has no single item count declares `accepts_loss_kwargs = False`; the Trainer
 # then divides by the accumulation steps itself.
 # ----------------------------------------------------------------------------------------------------------------
-class MaskedLMHead(nn.Module):
+class SeedformerMaskedLMHead(nn.Module):
     """transform (dense, activation, norm) then the vocabulary projection (tied to the word embeddings)."""
 
     def __init__(self, config):
@@ -613,7 +613,7 @@ def masked_lm_labels(labels: torch.Tensor | None, prediction_mask: torch.Tensor 
 
 
 class _MaskedLMMixin:
-    """Output-embedding accessors shared by the heads that own a `MaskedLMHead` (tied to the input embeddings)."""
+    """Output-embedding accessors shared by the heads that own a `SeedformerMaskedLMHead` (tied to the input embeddings)."""
 
     def get_output_embeddings(self):
         return self.mlm_head.decoder
@@ -628,7 +628,7 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=False)
-        self.mlm_head = MaskedLMHead(config)
+        self.mlm_head = SeedformerMaskedLMHead(config)
         self.post_init()
 
     @can_return_tuple
@@ -690,7 +690,7 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=True)
-        self.mlm_head = MaskedLMHead(config)
+        self.mlm_head = SeedformerMaskedLMHead(config)
         self.nsp_head = nn.Linear(config.hidden_size, 2)
         # transformers maps no loss to "ForPreTraining": `self.loss_function` is the MLM half.
         self.loss_type = "ForMaskedLM"

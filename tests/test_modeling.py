@@ -380,3 +380,17 @@ def test_pretraining_loss_is_mlm_plus_nsp_batch_means():
     mlm = torch.nn.functional.cross_entropy(out.prediction_logits.reshape(-1, config.vocab_size), labels["labels"].reshape(-1))
     nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits, labels["next_sentence_label"])
     torch.testing.assert_close(out.loss, mlm + nsp)
+
+
+def test_module_classes_carry_the_model_prefix():
+    """FSDP wrapping, `_no_split_modules` and checkpoint tooling match modules by class name: every Seedformer module
+    class is `Seedformer...`, and `_no_split_modules` names classes the models contain."""
+    from seedformer import SeedformerConfig, SeedformerForConditionalGeneration
+
+    config = tiny_config(position_embedding_type="rope")
+    seq2seq = SeedformerForConditionalGeneration(SeedformerConfig(**{**config.to_diff_dict(), "is_encoder_decoder": True,
+                                                                     "decoder_start_token_id": 2}))
+    for model in (SeedformerForPreTraining(config), seq2seq):
+        own = {type(m).__name__ for m in model.modules() if type(m).__module__.startswith("seedformer.")}
+        assert own and all(name.startswith("Seedformer") for name in own), sorted(own)
+        assert set(model._no_split_modules) <= own and "SeedformerEncoderLayer" in model._no_split_modules

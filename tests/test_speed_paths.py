@@ -282,10 +282,10 @@ def test_unpadded_execution_is_a_call_argument_and_qa_uses_it():
 def test_speed_paths_are_typed_arguments_of_the_layers():
     import inspect
 
-    from seedformer.modeling.attention import SelfAttention
-    from seedformer.modeling.layers import EncoderLayer
+    from seedformer.modeling.attention import SeedformerSelfAttention
+    from seedformer.modeling.layers import SeedformerEncoderLayer
 
-    for forward in (EncoderLayer.forward, SelfAttention.forward):
+    for forward in (SeedformerEncoderLayer.forward, SeedformerSelfAttention.forward):
         parameters = inspect.signature(forward).parameters
         assert "PackedSequences" in str(parameters["packed"].annotation)
         assert "QuerySubset" in str(parameters["query_subset"].annotation)
