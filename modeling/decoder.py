@@ -12,6 +12,8 @@ from torch import nn
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
@@ -57,7 +59,7 @@ class SeedformerDecoderLayer(SeedformerResidualLayer):
         encoder_attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
         """hidden_states (B, Lt, hidden), encoder_hidden_states (B, Ls, hidden) -> (B, Lt, hidden)."""
         hidden_states = self.residual(
@@ -125,7 +127,7 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         """input_ids (B, Lt) target prefix; encoder_hidden_states (B, Ls, hidden); attention masks (B, Lt[+past]) /
         (B, Ls) with 1 = attend. -> last_hidden_state (B, Lt, hidden), the cache (when `use_cache`)."""

@@ -640,7 +640,7 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
         """labels (B, L) with -100 at unmasked positions. Loss honours `num_items_in_batch` (gradient accumulation).
 
@@ -706,7 +706,7 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
         next_sentence_label: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SeedformerForPreTrainingOutput:
         """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random.
 
@@ -750,7 +750,7 @@ class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> NextSentencePredictorOutput:
         """labels (B,): 0 = B follows A, 1 = B is random. logits (B, 2)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
@@ -782,7 +782,7 @@ class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SequenceClassifierOutput:
         """labels (B,) class ids or floats (regression), or (B, num_labels) multi-hot. logits (B, num_labels)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
@@ -809,7 +809,7 @@ class SeedformerForTokenClassification(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
         """labels (B, L) with -100 on ignored positions. logits (B, L, num_labels). Loss honours `num_items_in_batch`."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
@@ -837,7 +837,7 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
         inputs_embeds=None,
         start_positions: torch.LongTensor | None = None,
         end_positions: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> QuestionAnsweringModelOutput:
         """start/end_positions (B,) token indices. start_logits, end_logits (B, L).
 
@@ -878,7 +878,7 @@ class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MultipleChoiceModelOutput:
         """inputs (B, C, L) (embeds (B, C, L, hidden)); labels (B,) the right choice. logits (B, C)."""
         source = input_ids if input_ids is not None else inputs_embeds
@@ -922,7 +922,7 @@ class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
         """labels (B, L): 1 = replaced, 0 = original, -100 = ignored (padding). logits (B, L).
 

@@ -18,6 +18,8 @@ from transformers import GenerationMixin
 from transformers import initialization as init
 from transformers.cache_utils import EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_seedformer import SeedformerConfig
@@ -94,7 +96,7 @@ class _EncoderDecoderMixin:
         encoder_outputs,
         cache,
         use_cache,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqModelOutput:
         if encoder_outputs is None:
             encoder_outputs = self.seedformer(
@@ -160,7 +162,7 @@ class SeedformerSeq2SeqModel(_EncoderDecoderMixin, SeedformerPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqModelOutput:
         """input_ids / attention_mask (B, Ls) source; decoder_input_ids (B, Lt) -> last_hidden_state (B, Lt, hidden)."""
         if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -255,7 +257,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqLMOutput:
         """Source (B, Ls), target prefix or labels (B, Lt) -> logits (B, Lt, vocab), loss when labels are given."""
         if labels is not None:

@@ -394,3 +394,27 @@ def test_module_classes_carry_the_model_prefix():
         own = {type(m).__name__ for m in model.modules() if type(m).__module__.startswith("seedformer.")}
         assert own and all(name.startswith("Seedformer") for name in own), sorted(own)
         assert set(model._no_split_modules) <= own and "SeedformerEncoderLayer" in model._no_split_modules
+
+
+def test_forward_signatures_take_transformers_kwargs():
+    """As the built-in models: `**kwargs: Unpack[TransformersKwargs]`, which transformers' tooling reads."""
+    import inspect
+    import typing
+
+    from transformers.processing_utils import Unpack
+    from transformers.utils import TransformersKwargs
+
+    from seedformer import SeedformerForConditionalGeneration
+    from seedformer.modeling import SeedformerDecoder, SeedformerSeq2SeqModel
+    from seedformer.modeling.attention import SeedformerCrossAttention, SeedformerSelfAttention
+    from seedformer.modeling.decoder import SeedformerDecoderLayer
+    from seedformer.modeling.layers import SeedformerEncoderLayer
+
+    classes = [*HEADS, SeedformerForMultipleChoice, SeedformerForReplacedTokenDetection, SeedformerModel,
+               SeedformerDecoder, SeedformerSeq2SeqModel, SeedformerForConditionalGeneration, SeedformerEncoderLayer,
+               SeedformerDecoderLayer, SeedformerSelfAttention, SeedformerCrossAttention]
+    for cls in classes:
+        forward = inspect.unwrap(cls.forward)
+        (var_keyword,) = [p for p in inspect.signature(forward).parameters.values() if p.kind == p.VAR_KEYWORD]
+        hint = typing.get_type_hints(forward)[var_keyword.name]
+        assert hint == Unpack[TransformersKwargs], (cls.__name__, hint)
