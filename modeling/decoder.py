@@ -106,10 +106,20 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
 
-    def _check_position_limit(self, seq_len: int, past_length: int) -> None:
-        # Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+    def _check_position_limit(self, seq_len: int, past_length: int | torch.Tensor) -> None:
+        """Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+
+        `past_length` is a tensor with a static cache. Under torch.compile a Python `if` on it would break the graph,
+        so the check becomes an assert inside the graph (an opaque error, but the compiled graph stays whole); in
+        eager it is the clear `ValueError` below."""
         limit = self.config.max_position_embeddings
-        if self.config.position_embedding_type != "rope" and past_length + seq_len > limit:
+        if self.config.position_embedding_type == "rope":
+            return
+        if torch.compiler.is_compiling():
+            if isinstance(past_length, torch.Tensor):
+                torch._assert_async(past_length + seq_len <= limit, "decoder positions beyond max_position_embeddings")
+            return
+        if past_length + seq_len > limit:
             raise ValueError(
                 f"The decoder reached position {past_length + seq_len}, beyond `max_position_embeddings` ({limit}): "
                 f"{past_length} cached + {seq_len} new target positions. Lower `max_new_tokens` / `max_length` for "
@@ -140,18 +150,25 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
             raise ValueError(
                 f"`cache` must be an `EncoderDecoderCache` (self- and cross-attention), got {type(cache).__name__}."
             )
+        # A static cache (compiled generation) counts its length in a tensor: `past_length` is then one.
         past_length = cache.get_seq_length() if cache is not None else 0
+        traced_length = torch.compiler.is_compiling() and isinstance(past_length, torch.Tensor)
+        if isinstance(past_length, torch.Tensor) and not traced_length:
+            past_length = int(past_length)  # eager: the checks below need the number
         source = input_ids if input_ids is not None else inputs_embeds
         if source is not None:
             self._check_position_limit(source.shape[1], past_length)
         # Value checks (one host sync) only on the uncached call: during generate() the later steps feed back ids
         # that the model's own vocabulary projection produced, and a sync per generated token would stall the GPU.
-        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, None, None, past_length, check_values=past_length == 0)
+        # A traced cache length is unknown to Python: the shape checks that need it are skipped (positions are
+        # asserted above).
+        check_inputs(self.config, input_ids, inputs_embeds, attention_mask if not traced_length else None, None, None,
+                     0 if traced_length else past_length, check_values=not traced_length and past_length == 0)
         batch_size, seq_len = source.shape[:2]
-        position_ids = torch.arange(past_length, past_length + seq_len, device=source.device).unsqueeze(0)
+        position_ids = (torch.arange(seq_len, device=source.device) + past_length).unsqueeze(0)
 
         hidden_states = self.embeddings(input_ids, position_ids, None, inputs_embeds)
-        if attention_mask is None:
+        if attention_mask is None and not traced_length:
             attention_mask = torch.ones(batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long)
         # The cache argument is passed by position: its keyword changed name in transformers 5.24.
         causal_mask = create_causal_mask(

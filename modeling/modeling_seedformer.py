@@ -152,6 +152,10 @@ class SeedformerPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = True
     _supports_flash_attn = True
     _supports_attention_backend = True
+    # Every model traces as one graph (tests: torch.compile(fullgraph=True), and static-cache generation): compiled
+    # forwards take the padded path. The exception is `sparse_prediction` with labels, whose number of predicted rows
+    # is data-dependent (a graph break, as in ModernBERT's sparse head).
+    _can_compile_fullgraph = True
     _can_record_outputs = {
         "hidden_states": SeedformerEncoderLayer,
         "attentions": OutputRecorder(SeedformerSelfAttention, index=1),

@@ -388,3 +388,32 @@ def test_benchmark_quick_runs(tmp_path, shared_data):
     assert len(diffs) == 2 and max(diffs) <= 1e-4, diffs
     assert "| inference | tiny | 4 x 64 |" in (tmp_path / "benchmark.md").read_text()
     assert (tmp_path / "benchmark.png").stat().st_size > 1000
+
+
+def _compile_and_compare(model, backend, **inputs):
+    compiled = torch.compile(model, fullgraph=True, backend=backend)
+    with torch.no_grad():
+        expected, got = model(**inputs), compiled(**inputs)
+    for key in expected.keys():
+        torch.testing.assert_close(got[key], expected[key], atol=1e-5, rtol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("head_cls", [SeedformerModel, SeedformerForMaskedLM, SeedformerForSequenceClassification],
+                         ids=lambda c: c.__name__)
+def test_models_trace_as_one_graph(head_cls):
+    """torch.compile(fullgraph=True) with the "eager" backend (traced, not code-generated: seconds on CPU). With padding
+    and labels; compiled forwards take the padded path, which the eager model is compared on."""
+    assert head_cls._can_compile_fullgraph
+    batch = padded_batch()
+    labels = {SeedformerModel: {}, SeedformerForMaskedLM: dict(labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)),
+              SeedformerForSequenceClassification: dict(labels=torch.tensor([0, 1, 1, 0]))}[head_cls]
+    model = head_cls(tiny_config(position_embedding_type="rope", unpadded_execution="never")).eval()
+    _compile_and_compare(model, "eager", **batch, **labels)
+
+
+@pytest.mark.slow
+def test_inductor_compiled_encoder_matches_eager():
+    """The real compiler (inductor, C++ codegen on CPU: a minute or more)."""
+    batch = padded_batch()
+    model = SeedformerForMaskedLM(tiny_config(unpadded_execution="never")).eval()
+    _compile_and_compare(model, "inductor", **batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100))
