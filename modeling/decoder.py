@@ -183,7 +183,7 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
             attention_mask=encoder_attention_mask,
             encoder_hidden_states=encoder_hidden_states,
         )
-        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+        position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
         for layer in self.layers:
             hidden_states = layer(

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import PreTrainedConfig, PreTrainedModel
-from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.loss.loss_utils import fixed_cross_entropy
 from transformers.masking_utils import create_bidirectional_mask
@@ -161,13 +160,6 @@ class SeedformerPreTrainedModel(PreTrainedModel):
         "attentions": OutputRecorder(SeedformerSelfAttention, index=1),
         "cross_attentions": OutputRecorder(SeedformerCrossAttention, index=1),
     }
-
-    @torch.no_grad()
-    def _init_weights(self, module):
-        super()._init_weights(module)
-        if isinstance(module, SeedformerRotaryEmbedding):
-            fresh = SeedformerRotaryEmbedding(self.config)
-            init.copy_(module.inv_freq, fresh.inv_freq)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`, plus the model code: the folder (and a `push_to_hub`, a `Trainer`
@@ -430,7 +422,7 @@ class SeedformerModel(SeedformerPreTrainedModel):
         else:
             attention_mask = None  # the sequence boundaries in `plan.packed` replace the mask
         # Built once per forward and shared by every layer (as is the mask).
-        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+        position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
         last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):

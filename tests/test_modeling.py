@@ -418,3 +418,20 @@ def test_forward_signatures_take_transformers_kwargs():
         (var_keyword,) = [p for p in inspect.signature(forward).parameters.values() if p.kind == p.VAR_KEYWORD]
         hint = typing.get_type_hints(forward)[var_keyword.name]
         assert hint == Unpack[TransformersKwargs], (cls.__name__, hint)
+
+
+def test_rope_scaling_comes_from_rope_parameters():
+    """`rope_parameters` goes through transformers' ROPE_INIT_FUNCTIONS: linear scaling by 2 at positions 2k equals
+    plain RoPE at positions k (only relative positions matter), and differs from plain RoPE at the same positions."""
+    variant = VARIANTS["modern"]
+    torch.manual_seed(0)
+    plain = SeedformerModel(tiny_config(**variant), add_pooling_layer=False).eval()
+    scaled = SeedformerModel(tiny_config(**variant, rope_parameters={"rope_type": "linear", "factor": 2.0}),
+                             add_pooling_layer=False).eval()
+    scaled.load_state_dict(plain.state_dict())
+    ids = torch.randint(5, 99, (2, 8))
+    positions = torch.arange(8)[None]
+    with torch.no_grad():
+        expected = plain(input_ids=ids, position_ids=positions).last_hidden_state
+        torch.testing.assert_close(scaled(input_ids=ids, position_ids=2 * positions).last_hidden_state, expected)
+        assert not torch.allclose(scaled(input_ids=ids, position_ids=positions).last_hidden_state, expected, atol=1e-4)

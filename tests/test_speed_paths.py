@@ -364,7 +364,7 @@ def test_encoder_layer_compiles_without_graph_breaks():
     from transformers.masking_utils import create_bidirectional_mask
 
     mask = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=batch["attention_mask"])
-    rotary = model.rotary_emb(torch.arange(12)[None], hidden.dtype)
+    rotary = model.rotary_emb(hidden, torch.arange(12)[None])
     explanation = torch._dynamo.explain(layer)(hidden, mask, rotary)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
