@@ -1,8 +1,9 @@
 """The optional decoder: causal self-attention, cross-attention over the encoder output, feed-forward.
 
-The decoder reuses the encoder's building blocks (`SeedformerSelfAttention` with a KV cache, `SeedformerCrossAttention` whose keys and
-values of the encoder output are computed once per generation, `SeedformerFeedForward`, the pre/post-norm `SeedformerResidualLayer`,
-`SeedformerEmbeddings`), so every norm, activation and position option of the config applies to it unchanged.
+The decoder reuses the encoder's building blocks (`SeedformerSelfAttention` with a KV cache,
+`SeedformerCrossAttention` whose keys and values of the encoder output are computed once per generation,
+`SeedformerFeedForward`, the pre/post-norm `SeedformerResidualLayer`, `SeedformerEmbeddings`), so every norm,
+activation and position option of the config applies to it unchanged.
 """
 
 from __future__ import annotations
