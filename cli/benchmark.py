@@ -222,9 +222,13 @@ def prepare_checkpoints(size: str, tokenizer, workdir: Path, real_minilm: str | 
 def inference_models(size: str, tokenizer, paths: dict) -> dict[str, torch.nn.Module]:
     torch.manual_seed(0)
     return {
-        "seedformer": seedformer.SeedformerModel.from_pretrained(paths["seed_base"], attn_implementation="sdpa").eval(),
+        "seedformer": seedformer.SeedformerModel.from_pretrained(
+            paths["seed_base"], attn_implementation="sdpa"
+        ).eval(),
         "bert": BertModel.from_pretrained(paths["bert_base"], attn_implementation="sdpa").eval(),
-        "modernbert": ModernBertModel._from_config(modernbert_config(size, tokenizer), attn_implementation="sdpa").eval(),
+        "modernbert": ModernBertModel._from_config(
+            modernbert_config(size, tokenizer), attn_implementation="sdpa"
+        ).eval(),
     }
 
 
@@ -235,7 +239,9 @@ def training_models(size: str, tokenizer, paths: dict) -> dict[str, torch.nn.Mod
             paths["seed_mlm"], attn_implementation="sdpa", sparse_prediction=True
         ).train(),
         "bert": BertForMaskedLM.from_pretrained(paths["bert_mlm"], attn_implementation="sdpa").train(),
-        "modernbert": ModernBertForMaskedLM._from_config(modernbert_config(size, tokenizer), attn_implementation="sdpa").train(),
+        "modernbert": ModernBertForMaskedLM._from_config(
+            modernbert_config(size, tokenizer), attn_implementation="sdpa"
+        ).train(),
     }
 
 
@@ -257,9 +263,11 @@ def matmul_flops(size: str, vocab_size: int, key_lengths, last_query_lengths=Non
     queries = keys if last_query_lengths is None else last_query_lengths.long()
     tokens = int(keys.sum())
     full_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * hidden * int((keys * keys).sum())
-    last_layer = (2 * tokens * 2 * hidden * hidden  # keys and values of every token
-                  + 2 * int(queries.sum()) * (2 * hidden * hidden + 2 * hidden * ffn)  # q, out_proj, feed-forward
-                  + 4 * hidden * int((queries * keys).sum()))
+    last_layer = (
+        2 * tokens * 2 * hidden * hidden  # keys and values of every token
+        + 2 * int(queries.sum()) * (2 * hidden * hidden + 2 * hidden * ffn)  # q, out_proj, feed-forward
+        + 4 * hidden * int((queries * keys).sum())
+    )
     head = 2 * head_positions * (hidden * hidden + hidden * vocab_size)
     return (layers - 1) * full_layer + last_layer + head
 
@@ -335,7 +343,13 @@ def bench_mlm_training(models, batches, tokenizer, size, batch_size, max_len) ->
     peaks = {name: peak_memory(step, name, *masked[0])[0] for name in models}
     backbone = models["seedformer"].seedformer
     work = [
-        work_ratio(size, models["bert"].config.vocab_size, inputs, backbone._use_unpadded(inputs["attention_mask"], labels != -100, {}), labels)
+        work_ratio(
+            size,
+            models["bert"].config.vocab_size,
+            inputs,
+            backbone._use_unpadded(inputs["attention_mask"], labels != -100, {}),
+            labels,
+        )
         for inputs, labels in masked
     ]
     seconds = {name: 0.0 for name in models}
@@ -353,10 +367,17 @@ def summarize(task, size, batch_size, max_len, batches, seconds, peaks, max_diff
     rows = {}
     for name in seconds:
         rows[name] = Row(
-            task=task, size=size, batch_size=batch_size, max_len=max_len, model=name,
-            real_tokens=real // len(batches), padded_tokens=padded // len(batches),
-            padding_fraction=round(1 - real / padded, 4), median_s=round(seconds[name] / len(batches), 4),
-            tokens_per_s=round(real / seconds[name], 1), peak_rss_mb=round(peaks[name] / 2**20, 1),
+            task=task,
+            size=size,
+            batch_size=batch_size,
+            max_len=max_len,
+            model=name,
+            real_tokens=real // len(batches),
+            padded_tokens=padded // len(batches),
+            padding_fraction=round(1 - real / padded, 4),
+            median_s=round(seconds[name] / len(batches), 4),
+            tokens_per_s=round(real / seconds[name], 1),
+            peak_rss_mb=round(peaks[name] / 2**20, 1),
         )
     seed = rows["seedformer"]
     seed.ratio_vs_bert = round(seed.tokens_per_s / rows["bert"].tokens_per_s, 3)
@@ -408,7 +429,9 @@ def plot(rows: list[Row], path: Path) -> None:
     markers = {"seedformer": "o", "bert": "s", "modernbert": "^"}
     for ax, task in zip(axes, ("inference", "mlm_train")):
         for model, marker in markers.items():
-            points = sorted((r.padding_fraction, r.tokens_per_s, r) for r in rows if r.task == task and r.model == model)
+            points = sorted(
+                (r.padding_fraction, r.tokens_per_s, r) for r in rows if r.task == task and r.model == model
+            )
             if not points:
                 continue
             ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, label=model)
@@ -434,15 +457,31 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--output-dir", type=Path, default=Path("benchmark-results"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="IMDB train.jsonl.gz")
     parser.add_argument("--sizes", nargs="+", default=["minilm", "base"], choices=list(SIZES))
-    parser.add_argument("--inference-shapes", nargs="+", type=parse_shapes,
-                        default=[(8, 128), (32, 128), (8, 512), (32, 512)], help="BATCHxMAXLEN ...")
-    parser.add_argument("--train-shapes", nargs="+", type=parse_shapes, default=[(32, 128), (8, 512)],
-                        help="BATCHxMAXLEN for the MLM step (both defaults hold 4096 token slots)")
+    parser.add_argument(
+        "--inference-shapes",
+        nargs="+",
+        type=parse_shapes,
+        default=[(8, 128), (32, 128), (8, 512), (32, 512)],
+        help="BATCHxMAXLEN ...",
+    )
+    parser.add_argument(
+        "--train-shapes",
+        nargs="+",
+        type=parse_shapes,
+        default=[(32, 128), (8, 512)],
+        help="BATCHxMAXLEN for the MLM step (both defaults hold 4096 token slots)",
+    )
     parser.add_argument("--inference-batches", type=int, default=3, help="distinct batches timed per shape")
-    parser.add_argument("--min-seconds", type=float, default=3.0,
-                        help="inference: repeat each batch until the slowest model has run about this long")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=3.0,
+        help="inference: repeat each batch until the slowest model has run about this long",
+    )
     parser.add_argument("--max-repeats", type=int, default=10, help="inference: at most this many calls per batch")
-    parser.add_argument("--train-steps", type=int, default=3, help="timed optimizer steps (distinct batches) per shape")
+    parser.add_argument(
+        "--train-steps", type=int, default=3, help="timed optimizer steps (distinct batches) per shape"
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--quick", action="store_true", help="tiny models, one small shape each: a smoke test")

@@ -19,8 +19,9 @@ from seedformer.data.readers import data_file_format, no_header_hint, read_data_
 from seedformer.finetuning.features import POOLINGS, extract_features, write_features
 
 
-def read_inputs(path: str, text_column: str, id_column: str | None, max_samples: int | None,
-                column_names: str | None = None):
+def read_inputs(
+    path: str, text_column: str, id_column: str | None, max_samples: int | None, column_names: str | None = None
+):
     table: datasets.Dataset = read_data_file(path, txt_as="line", column_names=column_names, needs="extract_features")
     if data_file_format(path) == "text":  # one text per line; blank lines skipped, ids = the texts' order
         texts = [t for t in table["text"] if t.strip()]
@@ -28,8 +29,10 @@ def read_inputs(path: str, text_column: str, id_column: str | None, max_samples:
     else:
         for column in (text_column, id_column):
             if column is not None and column not in table.column_names:
-                raise SystemExit(f"{path} has no column {column!r}; columns: {table.column_names}."
-                                 + no_header_hint(table.column_names))
+                raise SystemExit(
+                    f"{path} has no column {column!r}; columns: {table.column_names}."
+                    + no_header_hint(table.column_names)
+                )
         texts = table[text_column]
         ids = table[id_column] if id_column else list(range(len(texts)))
     if max_samples is not None:
@@ -44,8 +47,9 @@ def main(argv=None):
     parser.add_argument("--output", required=True, help="*.npy or *.parquet")
     parser.add_argument("--text_column", default="text")
     parser.add_argument("--id_column", default=None)
-    parser.add_argument("--column_names", default=None,
-                        help="csv/tsv without a header row: comma-separated column names in file order")
+    parser.add_argument(
+        "--column_names", default=None, help="csv/tsv without a header row: comma-separated column names in file order"
+    )
     parser.add_argument("--pooling", choices=POOLINGS, default="mean")
     parser.add_argument("--normalize", action="store_true", help="unit L2 norm per embedding")
     parser.add_argument("--batch_size", type=int, default=32)
@@ -57,8 +61,9 @@ def main(argv=None):
     ids, texts = read_inputs(args.input, args.text_column, args.id_column, args.max_samples, args.column_names)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = AutoModel.from_pretrained(args.model).to(args.device)
-    embeddings = extract_features(model, tokenizer, texts, args.pooling, args.normalize, args.batch_size,
-                                  args.max_length)
+    embeddings = extract_features(
+        model, tokenizer, texts, args.pooling, args.normalize, args.batch_size, args.max_length
+    )
     written = write_features(args.output, ids, embeddings)
     print(f"{embeddings.shape[0]} embeddings of size {embeddings.shape[1]} -> {', '.join(map(str, written))}")
     return written

@@ -61,7 +61,11 @@ class SeedformerConfig(PreTrainedConfig):
       RMSNorm, as in ModernBERT / LLaMA-style encoders.
 
     Switches beyond BERT's fields:
-        position_embedding_type: `"absolute"` (learned), `"sinusoidal"` (fixed) or `"rope"` (rotary, `rope_theta`).
+        position_embedding_type: `"absolute"` (learned), `"sinusoidal"` (fixed) or `"rope"` (rotary).
+        rope_parameters: for `"rope"`, transformers' RoPE dict: `{"rope_type": "default", "rope_theta": 10000.0}`, or a
+            scaling type (`linear`, `dynamic`, `yarn`, `longrope`, `llama3`) with its fields, e.g.
+            `{"rope_type": "linear", "factor": 2.0}`. `rope_theta` alone (configs saved before this field) fills it;
+            the two always hold the same theta.
         norm_position: `"post"` (BERT: norm after each residual add) or `"pre"` (norm before each sub-block and a
             final norm after the last layer).
         norm_type: `"layer_norm"` or `"rms_norm"`.
@@ -117,6 +121,7 @@ class SeedformerConfig(PreTrainedConfig):
     # --- architecture switches ---------------------------------------------------------------------------------
     position_embedding_type: str = "absolute"
     rope_theta: float | int = 10000.0
+    rope_parameters: dict | None = None
     norm_position: str = "post"
     norm_type: str = "layer_norm"
     attention_bias: bool = True
@@ -142,7 +147,14 @@ class SeedformerConfig(PreTrainedConfig):
             self.decoder_attention_heads = self.num_attention_heads
         if self.decoder_ffn_dim is None:
             self.decoder_ffn_dim = self.intermediate_size
+        # transformers standardises `rope_parameters` here (from `rope_theta` when absent, or a legacy `rope_scaling`).
         super().__post_init__(**kwargs)
+        if self.position_embedding_type == "rope":
+            self.rope_theta = self.rope_parameters[
+                "rope_theta"
+            ]  # one theta: `rope_parameters` wins when both are given
+        else:
+            self.rope_parameters = None  # nothing rotates: keep config.json free of an unused RoPE dict
 
     # ------------------------------------------------------------------------------------------------------------
     # Presets
@@ -186,7 +198,13 @@ class SeedformerConfig(PreTrainedConfig):
         """The `modern` encoder at the shape of the `cpu_small` pretraining recipe (`seedformer.pretraining.recipes`):
         128 wide, 4 layers, 4 heads of 32, GeGLU width 256 (0.68 M parameters besides the embeddings). Sized for
         minutes-to-hours of pretraining on a few CPU cores: about 5,400 tokens/s per core (30% sparse MLM, 8k vocab)."""
-        defaults = dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256, max_position_embeddings=512)
+        defaults = dict(
+            hidden_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            intermediate_size=256,
+            max_position_embeddings=512,
+        )
         return cls.modern(**{**defaults, **overrides})
 
     # ------------------------------------------------------------------------------------------------------------
@@ -228,14 +246,19 @@ class SeedformerConfig(PreTrainedConfig):
             if value <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {value}.")
         if self.type_vocab_size < 0:
-            raise ValueError(f"`type_vocab_size` must be >= 0 (0 disables segment embeddings), got {self.type_vocab_size}.")
-        for name, heads in (("num_attention_heads", self.num_attention_heads), ("decoder_attention_heads", self.decoder_attention_heads)):
+            raise ValueError(
+                f"`type_vocab_size` must be >= 0 (0 disables segment embeddings), got {self.type_vocab_size}."
+            )
+        for name, heads in (
+            ("num_attention_heads", self.num_attention_heads),
+            ("decoder_attention_heads", self.decoder_attention_heads),
+        ):
             if self.hidden_size % heads != 0:
-                raise ValueError(
-                    f"`hidden_size` ({self.hidden_size}) must be divisible by `{name}` ({heads})."
-                )
+                raise ValueError(f"`hidden_size` ({self.hidden_size}) must be divisible by `{name}` ({heads}).")
         if self.position_embedding_type == "rope" and self.head_dim % 2:
-            raise ValueError(f"rotary positions need an even head dimension; hidden_size/num_attention_heads = {self.head_dim}.")
+            raise ValueError(
+                f"rotary positions need an even `head_dim` (hidden_size / num_attention_heads), got {self.head_dim}."
+            )
         # Written as `not (x > 0)` / isfinite so that NaN (which fails every comparison) is rejected too.
         for name in ("layer_norm_eps", "rope_theta"):
             value = getattr(self, name)
@@ -245,6 +268,18 @@ class SeedformerConfig(PreTrainedConfig):
             raise ValueError(f"`initializer_range` must be a finite number >= 0, got {self.initializer_range}.")
         if self.position_offset < 0:
             raise ValueError(f"`position_offset` must be >= 0, got {self.position_offset}.")
+
+    def validate_rope_parameters(self):
+        # `rope_parameters` is what the model reads; a `rope_theta` changed on a built config would be silently
+        # ignored, so a disagreement is an error (transformers' own `validate_rope` checks the dict's fields).
+        if self.position_embedding_type != "rope" or not self.rope_parameters:
+            return  # none (a config switched to rope after construction): the model uses `rope_theta`, default type
+        theta = self.rope_parameters.get("rope_theta")
+        if theta != self.rope_theta:
+            raise ValueError(
+                f"`rope_theta` ({self.rope_theta}) and `rope_parameters['rope_theta']` ({theta}) disagree; set the "
+                "theta in `rope_parameters` (the model reads it there), or set both."
+            )
 
     def validate_choices(self):
         for name, allowed in (
@@ -267,7 +302,11 @@ class SeedformerConfig(PreTrainedConfig):
 
     def validate_decoder(self):
         # One rotary table (sized by the encoder's head dim) serves both stacks.
-        if self.is_encoder_decoder and self.position_embedding_type == "rope" and self.decoder_attention_heads != self.num_attention_heads:
+        if (
+            self.is_encoder_decoder
+            and self.position_embedding_type == "rope"
+            and self.decoder_attention_heads != self.num_attention_heads
+        ):
             raise ValueError(
                 f"rotary positions need `decoder_attention_heads` ({self.decoder_attention_heads}) equal to "
                 f"`num_attention_heads` ({self.num_attention_heads})."

@@ -160,7 +160,11 @@ def convert_bart_checkpoint(src: str | Path, dst: str | Path, allow_pickle: bool
     report.carried_over = ["encoder", "decoder", "lm_head" if "lm_head.weight" in bart_state else "lm_head (tied)"]
     if "final_logits_bias" in state:
         report.carried_over.append("final_logits_bias")
-    report.missing = [f"{name}={bart_config[name]} (training only, not converted)" for name in _TRAINING_ONLY if bart_config.get(name)]
+    report.missing = [
+        f"{name}={bart_config[name]} (training only, not converted)"
+        for name in _TRAINING_ONLY
+        if bart_config.get(name)
+    ]
     return report
 
 

@@ -69,7 +69,8 @@ class ConversionReport:
         lines = [f"saved as {self.model_class}", f"carried over: {', '.join(self.carried_over) or 'nothing'}"]
         if self.missing:
             lines.append(
-                "NOT in the source (randomly initialised if a head that needs them is loaded): " + ", ".join(self.missing)
+                "NOT in the source (randomly initialised if a head that needs them is loaded): "
+                + ", ".join(self.missing)
             )
         return "\n".join(lines)
 
@@ -78,9 +79,13 @@ def seedformer_config_from_bert(bert_config: dict) -> SeedformerConfig:
     """Map a BERT `config.json` dict to the BERT-compatible Seedformer config."""
     position_type = bert_config.get("position_embedding_type", "absolute")
     if position_type != "absolute":
-        raise ValueError(f"Only BERT checkpoints with absolute positions can be imported exactly, got {position_type!r}.")
+        raise ValueError(
+            f"Only BERT checkpoints with absolute positions can be imported exactly, got {position_type!r}."
+        )
     if bert_config.get("is_decoder") or bert_config.get("add_cross_attention"):
-        raise ValueError("This is a BERT decoder checkpoint (is_decoder / add_cross_attention); only encoders convert.")
+        raise ValueError(
+            "This is a BERT decoder checkpoint (is_decoder / add_cross_attention); only encoders convert."
+        )
     kwargs = {name: bert_config[name] for name in _SHARED_FIELDS if bert_config.get(name) is not None}
     if "id2label" in kwargs:
         kwargs["id2label"] = {int(k): v for k, v in kwargs["id2label"].items()}

@@ -171,8 +171,9 @@ def read_data_file(
     elif fmt == "conll":
         options = {"column_names": _conll_columns(path)}
     try:
-        dataset = datasets.load_dataset(builder, data_files=path, split="train", streaming=streaming,
-                                        cache_dir=cache_dir, **options)
+        dataset = datasets.load_dataset(
+            builder, data_files=path, split="train", streaming=streaming, cache_dir=cache_dir, **options
+        )
     except Exception as error:  # the loaders' messages name neither the line nor the fix: find them
         reason = _explain_json_failure(path) if fmt == "json" else None
         if reason is None:
@@ -246,8 +247,10 @@ def _explain_json_failure(path: str) -> str | None:
         try:
             json.loads(text)
         except json.JSONDecodeError as error:
-            return (f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}. Fix the file "
-                    "(a .json file holds one array of objects, or one object per line).")
+            return (
+                f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}. Fix the file "
+                "(a .json file holds one array of objects, or one object per line)."
+            )
         return None
     seen: dict[str, tuple[str, int]] = {}
     for number, line in enumerate(text.split("\n"), 1):
@@ -256,19 +259,25 @@ def _explain_json_failure(path: str) -> str | None:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            return (f"Line {number} of {path} is not valid JSON ({error.msg} at column {error.colno}): "
-                    f"{line.strip()[:80]!r}. A JSON Lines file holds one complete object per line: fix or remove "
-                    "that line.")
+            return (
+                f"Line {number} of {path} is not valid JSON ({error.msg} at column {error.colno}): "
+                f"{line.strip()[:80]!r}. A JSON Lines file holds one complete object per line: fix or remove "
+                "that line."
+            )
         if not isinstance(row, dict):
-            return (f"Line {number} of {path} holds a JSON {_json_kind(row)}, not an object: each line must be one "
-                    'object of named columns, e.g. {"text": "...", "label": 1}.')
+            return (
+                f"Line {number} of {path} holds a JSON {_json_kind(row)}, not an object: each line must be one "
+                'object of named columns, e.g. {"text": "...", "label": 1}.'
+            )
         for key, value in row.items():
             if value is None:
                 continue
             kind, where = seen.setdefault(key, (_json_kind(value), number))
             if kind != _json_kind(value):
-                return (f"Column {key!r} holds a {kind} on line {where} but a {_json_kind(value)} on line {number} of "
-                        f"{path}: write it the same way on every line (all strings, e.g. \"5\" rather than 5, or all numbers).")
+                return (
+                    f"Column {key!r} holds a {kind} on line {where} but a {_json_kind(value)} on line {number} of "
+                    f'{path}: write it the same way on every line (all strings, e.g. "5" rather than 5, or all numbers).'
+                )
     return None
 
 
@@ -290,8 +299,9 @@ class DataSource:
     header: bool = True  # csv/tsv: the first line names the columns
 
     @classmethod
-    def of(cls, split: str, path=None, *, txt_as: str | None = None, file_format: str | None = None,
-           column_names=None) -> DataSource:
+    def of(
+        cls, split: str, path=None, *, txt_as: str | None = None, file_format: str | None = None, column_names=None
+    ) -> DataSource:
         """The source of a split read by `read_data_file(path, txt_as=..., ...)` with the same arguments."""
         if path is None:
             return cls(split)
@@ -369,7 +379,11 @@ def first_bad_row(dataset: Dataset, column: str, ok: Callable[[object], bool]) -
 
 
 def check_text_column(
-    dataset: Dataset, column: str, source: DataSource, *, option: str | None = "--text_column",
+    dataset: Dataset,
+    column: str,
+    source: DataSource,
+    *,
+    option: str | None = "--text_column",
     allow_null: bool = False,
 ) -> None:
     """Every row's `column` holds a string (or, with `allow_null`, nothing). ValueError naming the line, the value
@@ -389,10 +403,14 @@ def check_text_column(
         fix = "It must be a single string."
     if option is not None:
         fix += f" If {column!r} is not the text column, name the right one with {option}."
-    raise ValueError(f"{source.where(row, start=True)}: column {column!r} {_describe(value)}, but it must hold text. {fix}")
+    raise ValueError(
+        f"{source.where(row, start=True)}: column {column!r} {_describe(value)}, but it must hold text. {fix}"
+    )
 
 
-def check_label_column(dataset: Dataset, column: str, source: DataSource, *, option: str | None = "--label_column") -> None:
+def check_label_column(
+    dataset: Dataset, column: str, source: DataSource, *, option: str | None = "--label_column"
+) -> None:
     """Every row has a label (not null or missing) and all labels have one type (not `1` on one line and `"pos"` on
     another). ValueError naming the line(s) and the fix."""
     feature = dataset.features[column]

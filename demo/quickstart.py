@@ -29,19 +29,27 @@ class QuickstartArguments:
     output_dir: str = field(default="runs/quickstart", metadata={"help": "Where every stage writes its output."})
     train_file: str | None = field(
         default=None,
-        metadata={"help": "Labelled corpus (jsonl/json/csv/tsv/parquet, optionally .gz) instead of the embedded reviews, "
-                  "e.g. ../shared/data/imdb/train.jsonl.gz."},
+        metadata={
+            "help": "Labelled corpus (jsonl/json/csv/tsv/parquet, optionally .gz) instead of the embedded reviews, "
+            "e.g. ../shared/data/imdb/train.jsonl.gz."
+        },
     )
-    dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` dataset with a train split instead."})
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "A `datasets` dataset with a train split instead."}
+    )
     dataset_config_name: str | None = field(default=None)
     text_column: str = field(default="text")
     label_column: str = field(default="label")
     class_names: str | None = field(
         default=None,
-        metadata={"help": "Names of integer labels 0..n-1, comma-separated in id order (IMDB: negative,positive); "
-                  "the classifier's id2label, shown by the pipeline and the summary."},
+        metadata={
+            "help": "Names of integer labels 0..n-1, comma-separated in id order (IMDB: negative,positive); "
+            "the classifier's id2label, shown by the pipeline and the summary."
+        },
     )
-    max_examples: int = field(default=2000, metadata={"help": "Examples used (a seeded random subset of real corpora)."})
+    max_examples: int = field(
+        default=2000, metadata={"help": "Examples used (a seeded random subset of real corpora)."}
+    )
     validation_fraction: float = field(default=0.1)
     vocab_size: int = field(default=2000)
     max_seq_length: int = field(default=64)
@@ -99,7 +107,9 @@ def load_examples(args: QuickstartArguments):
         data = data.shuffle(seed=args.seed).select(range(min(args.max_examples, len(data))))
     else:
         names = ("negative", "positive")
-        data = Dataset.from_list([{**row, "label": names[row["label"]]} for row in build_corpus(args.max_examples, seed=args.seed)])
+        data = Dataset.from_list(
+            [{**row, "label": names[row["label"]]} for row in build_corpus(args.max_examples, seed=args.seed)]
+        )
     if len(data) < 20:
         raise ValueError(f"Need at least 20 labelled examples, got {len(data)}.")
     return data.train_test_split(test_size=args.validation_fraction, seed=args.seed)
@@ -144,7 +154,10 @@ def reload_and_classify(checkpoint: Path, sentences: list[str]) -> list[dict]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
         [sys.executable, "-c", RELOAD_SCRIPT, str(checkpoint), json.dumps(sentences)],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     if result.returncode != 0:
         raise RuntimeError(f"Reloading {checkpoint} in a fresh process failed:\n{result.stderr[-3000:]}")
@@ -164,7 +177,9 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     from seedformer.tokenization import train_tokenizer
 
     out = Path(args.output_dir)
-    data_dir, tokenizer_dir, pretrain_dir, classifier_dir = (out / n for n in ("data", "tokenizer", "pretrained", "classifier"))
+    data_dir, tokenizer_dir, pretrain_dir, classifier_dir = (
+        out / n for n in ("data", "tokenizer", "pretrained", "classifier")
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     stages: list[StageResult] = []
     common = dict(use_cpu=True, report_to="none", seed=args.seed, logging_steps=10, dataloader_num_workers=0)
@@ -173,59 +188,114 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     splits = load_examples(args)
     label_feature = splits["train"].features["label"]
     if args.class_names is None and getattr(label_feature, "dtype", "").startswith("int"):
-        print("  the labels are integer ids: the classifier will call them '0', '1', ...; name them with "
-              "--class_names (IMDB: --class_names negative,positive)")
+        print(
+            "  the labels are integer ids: the classifier will call them '0', '1', ...; name them with "
+            "--class_names (IMDB: --class_names negative,positive)"
+        )
     for split, name in (("train", "train"), ("test", "validation")):
         splits[split].to_json(data_dir / f"{name}.jsonl")
-    stages.append(StageResult("data", time.perf_counter() - start,
-                              f"{len(splits['train'])} train / {len(splits['test'])} validation examples"))
+    stages.append(
+        StageResult(
+            "data",
+            time.perf_counter() - start,
+            f"{len(splits['train'])} train / {len(splits['test'])} validation examples",
+        )
+    )
 
     start = _stage("2/5 WordPiece tokenizer")
-    tokenizer = train_tokenizer(splits["train"]["text"], algorithm="wordpiece", vocab_size=args.vocab_size,
-                                model_max_length=args.max_seq_length)
+    tokenizer = train_tokenizer(
+        splits["train"]["text"],
+        algorithm="wordpiece",
+        vocab_size=args.vocab_size,
+        model_max_length=args.max_seq_length,
+    )
     tokenizer.save_pretrained(tokenizer_dir)
     stages.append(StageResult("tokenizer", time.perf_counter() - start, f"vocabulary {len(tokenizer)}"))
 
     start = _stage("3/5 pretraining (masked LM)")
-    sizes = (f"hidden_size={args.hidden_size},num_hidden_layers={args.num_hidden_layers},"
-             f"num_attention_heads={args.num_attention_heads},intermediate_size={args.intermediate_size},"
-             f"max_position_embeddings={max(args.max_seq_length, 64)}")
+    sizes = (
+        f"hidden_size={args.hidden_size},num_hidden_layers={args.num_hidden_layers},"
+        f"num_attention_heads={args.num_attention_heads},intermediate_size={args.intermediate_size},"
+        f"max_position_embeddings={max(args.max_seq_length, 64)}"
+    )
     pretrain_metrics = pretrain(
         PretrainModel(tokenizer_name=str(tokenizer_dir), preset="bert_like", config_overrides=sizes),
-        PretrainData(train_file=str(data_dir / "train.jsonl"), validation_file=str(data_dir / "validation.jsonl"),
-                     max_seq_length=args.max_seq_length, objective="mlm"),
-        PretrainingArguments(output_dir=str(pretrain_dir), do_train=True, do_eval=True, max_steps=args.pretrain_steps,
-                             per_device_train_batch_size=args.pretrain_batch_size, learning_rate=1e-3,
-                             warmup_steps=max(1, args.pretrain_steps // 10), weight_decay=0.01, save_strategy="no",
-                             **{**common, "logging_steps": max(1, min(10, args.pretrain_steps // 5))}),
+        PretrainData(
+            train_file=str(data_dir / "train.jsonl"),
+            validation_file=str(data_dir / "validation.jsonl"),
+            max_seq_length=args.max_seq_length,
+            objective="mlm",
+        ),
+        PretrainingArguments(
+            output_dir=str(pretrain_dir),
+            do_train=True,
+            do_eval=True,
+            max_steps=args.pretrain_steps,
+            per_device_train_batch_size=args.pretrain_batch_size,
+            learning_rate=1e-3,
+            warmup_steps=max(1, args.pretrain_steps // 10),
+            weight_decay=0.01,
+            save_strategy="no",
+            **{**common, "logging_steps": max(1, min(10, args.pretrain_steps // 5))},
+        ),
     )
-    stages.append(StageResult("pretraining", time.perf_counter() - start,
-                              f"MLM loss {loss_history(pretrain_dir)[0][1]:.3f} -> eval {pretrain_metrics['eval_loss']:.3f} "
-                              f"(perplexity {pretrain_metrics['eval_perplexity']:.1f}, "
-                              f"masked-token accuracy {pretrain_metrics['eval_mlm_accuracy']:.3f})"))
+    stages.append(
+        StageResult(
+            "pretraining",
+            time.perf_counter() - start,
+            f"MLM loss {loss_history(pretrain_dir)[0][1]:.3f} -> eval {pretrain_metrics['eval_loss']:.3f} "
+            f"(perplexity {pretrain_metrics['eval_perplexity']:.1f}, "
+            f"masked-token accuracy {pretrain_metrics['eval_mlm_accuracy']:.3f})",
+        )
+    )
 
     start = _stage("4/5 finetuning (text classification)")
     finetune_metrics = run_finetuning(
         FinetuneModel(model_name_or_path=str(pretrain_dir)),
-        FinetuneData(task="text-classification", train_file=str(data_dir / "train.jsonl"),
-                     validation_file=str(data_dir / "validation.jsonl"), text_column="text", label_column="label",
-                     class_names=args.class_names, max_seq_length=args.max_seq_length),
-        TrainingArguments(output_dir=str(classifier_dir), do_train=True, do_eval=True,
-                          num_train_epochs=args.finetune_epochs, per_device_train_batch_size=32,
-                          learning_rate=args.finetune_learning_rate, warmup_steps=10, eval_strategy="epoch", save_strategy="epoch",
-                          save_total_limit=1, load_best_model_at_end=True, **common),
+        FinetuneData(
+            task="text-classification",
+            train_file=str(data_dir / "train.jsonl"),
+            validation_file=str(data_dir / "validation.jsonl"),
+            text_column="text",
+            label_column="label",
+            class_names=args.class_names,
+            max_seq_length=args.max_seq_length,
+        ),
+        TrainingArguments(
+            output_dir=str(classifier_dir),
+            do_train=True,
+            do_eval=True,
+            num_train_epochs=args.finetune_epochs,
+            per_device_train_batch_size=32,
+            learning_rate=args.finetune_learning_rate,
+            warmup_steps=10,
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            save_total_limit=1,
+            load_best_model_at_end=True,
+            **common,
+        ),
     )
-    stages.append(StageResult("finetuning", time.perf_counter() - start,
-                              f"eval accuracy {finetune_metrics['eval_accuracy']:.3f}, eval loss {finetune_metrics['eval_loss']:.3f}"))
+    stages.append(
+        StageResult(
+            "finetuning",
+            time.perf_counter() - start,
+            f"eval accuracy {finetune_metrics['eval_accuracy']:.3f}, eval loss {finetune_metrics['eval_loss']:.3f}",
+        )
+    )
 
     start = _stage("5/5 reload in a fresh process + pipeline")
     predictions = reload_and_classify(classifier_dir, DEMO_SENTENCES)
     for sentence, prediction in zip(DEMO_SENTENCES, predictions):
         print(f"  {prediction['label']:>8} {prediction['score']:.3f}  {sentence}")
-    stages.append(StageResult("reload + pipeline", time.perf_counter() - start,
-                              ", ".join(p["label"] for p in predictions)))
+    stages.append(
+        StageResult("reload + pipeline", time.perf_counter() - start, ", ".join(p["label"] for p in predictions))
+    )
 
-    curves = {"pretraining (MLM)": loss_history(pretrain_dir), "finetuning (classification)": loss_history(classifier_dir)}
+    curves = {
+        "pretraining (MLM)": loss_history(pretrain_dir),
+        "finetuning (classification)": loss_history(classifier_dir),
+    }
     plot_losses(curves, classifier_dir / "loss_curves.png")
     summary = {
         "stages": [s.__dict__ for s in stages],

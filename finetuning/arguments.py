@@ -17,8 +17,10 @@ class ModelArguments:
     )
     config_overrides: str | None = field(
         default=None,
-        metadata={"help": "Config fields to change before the head is built, e.g. `classifier_pooling=mean` or "
-                  "`classifier_dropout=0.2` (as pretrain.py's --config_overrides)."},
+        metadata={
+            "help": "Config fields to change before the head is built, e.g. `classifier_pooling=mean` or "
+            "`classifier_dropout=0.2` (as pretrain.py's --config_overrides)."
+        },
     )
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
@@ -26,8 +28,10 @@ class ModelArguments:
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     lora_target_modules: str | None = field(
         default=None,
-        metadata={"help": "Comma-separated module names; default for Seedformer: qkv, q_proj, kv_proj, out_proj, "
-                  "up_proj, down_proj (finetuning/lora.py); other models: peft's table entry for the model type."},
+        metadata={
+            "help": "Comma-separated module names; default for Seedformer: qkv, q_proj, kv_proj, out_proj, "
+            "up_proj, down_proj (finetuning/lora.py); other models: peft's table entry for the model type."
+        },
     )
     merge_lora: bool = field(
         default=False, metadata={"help": "Also write a merged full checkpoint to <output_dir>/merged."}
@@ -41,20 +45,26 @@ class DataArguments:
     dataset_config_name: str | None = field(default=None)
     train_file: str | None = field(
         default=None,
-        metadata={"help": "jsonl/json, csv, tsv or parquet (each optionally .gz); token-classification also reads "
-                  "CoNLL (.txt/.conll: `word [POS] [chunk] tag` per line). See data/readers.py."},
+        metadata={
+            "help": "jsonl/json, csv, tsv or parquet (each optionally .gz); token-classification also reads "
+            "CoNLL (.txt/.conll: `word [POS] [chunk] tag` per line). See data/readers.py."
+        },
     )
     validation_file: str | None = field(default=None)
     test_file: str | None = field(default=None, metadata={"help": "Predictions are written for this split."})
     file_format: str | None = field(
         default=None,
-        metadata={"help": "Override the format the extension names: json, csv, tsv, parquet, conll (or text, which "
-                  "token-classification reads as CoNLL)."},
+        metadata={
+            "help": "Override the format the extension names: json, csv, tsv, parquet, conll (or text, which "
+            "token-classification reads as CoNLL)."
+        },
     )
     column_names: str | None = field(
         default=None,
-        metadata={"help": "csv/tsv without a header row: comma-separated names for the columns, in file order "
-                  "(e.g. `label,title,text` for AG News as distributed). The first line is then read as data."},
+        metadata={
+            "help": "csv/tsv without a header row: comma-separated names for the columns, in file order "
+            "(e.g. `label,title,text` for AG News as distributed). The first line is then read as data."
+        },
     )
     validation_split_percentage: float = field(
         default=0.0,
@@ -71,15 +81,19 @@ class DataArguments:
     choice_columns: str | None = field(default=None, metadata={"help": "Multiple choice: comma-separated endings."})
     class_names: str | None = field(
         default=None,
-        metadata={"help": "Text classification: names for the label values, saved as the model's id2label so "
-                  "predictions and pipelines show names. Either names for ids 0..n-1 in order (IMDB: "
-                  "`negative,positive`) or value=name pairs (AG News' 1-based ids: `1=World,2=Sports,3=Business,"
-                  "4=Sci/Tech`). (`--label_names` is the Trainer's option for the batch's label keys.)"},
+        metadata={
+            "help": "Text classification: names for the label values, saved as the model's id2label so "
+            "predictions and pipelines show names. Either names for ids 0..n-1 in order (IMDB: "
+            "`negative,positive`) or value=name pairs (AG News' 1-based ids: `1=World,2=Sports,3=Business,"
+            "4=Sci/Tech`). (`--label_names` is the Trainer's option for the batch's label keys.)"
+        },
     )
     problem_type: str | None = field(
         default=None,
-        metadata={"help": "Text classification: single_label_classification, multi_label_classification or "
-                  "regression (default: from the label column's type)."},
+        metadata={
+            "help": "Text classification: single_label_classification, multi_label_classification or "
+            "regression (default: from the label column's type)."
+        },
     )
     # --- lengths and sizes -------------------------------------------------------------------------------------
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per (pair of) sequence(s) after truncation."})
@@ -100,7 +114,12 @@ class DataArguments:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
-        if self.dataset_name is None and self.train_file is None and self.validation_file is None and self.test_file is None:
+        if (
+            self.dataset_name is None
+            and self.train_file is None
+            and self.validation_file is None
+            and self.test_file is None
+        ):
             raise ValueError("Give --dataset_name or at least one of --train_file/--validation_file/--test_file")
         if self.column_names is not None:
             names = [n.strip() for n in self.column_names.split(",")]

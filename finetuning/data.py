@@ -42,13 +42,22 @@ def read_raw_datasets(data_args) -> tuple[DatasetDict, dict[str, DataSource]]:
     else:
         raw = DatasetDict()
     sources = {split: DataSource(split) for split in raw}
-    files = {split: path for split, path in (("train", data_args.train_file), ("validation", data_args.validation_file),
-                                             ("test", data_args.test_file)) if path is not None}
-    raw.update(read_data_files(files, txt_as=txt_as, file_format=data_args.file_format, column_names=column_names,
-                               needs=task))
+    files = {
+        split: path
+        for split, path in (
+            ("train", data_args.train_file),
+            ("validation", data_args.validation_file),
+            ("test", data_args.test_file),
+        )
+        if path is not None
+    }
+    raw.update(
+        read_data_files(files, txt_as=txt_as, file_format=data_args.file_format, column_names=column_names, needs=task)
+    )
     for split, path in files.items():
-        sources[split] = DataSource.of(split, path, txt_as=txt_as, file_format=data_args.file_format,
-                                       column_names=column_names)
+        sources[split] = DataSource.of(
+            split, path, txt_as=txt_as, file_format=data_args.file_format, column_names=column_names
+        )
     for split, dataset in raw.items():
         if len(dataset) == 0:
             raise ValueError(f"The {split} split is empty; give a file with rows or drop it from the arguments")
@@ -66,8 +75,11 @@ def select_samples(raw: DatasetDict, data_args, seed: int = 42) -> DatasetDict:
         parts = raw["train"].train_test_split(test_size=data_args.validation_split_percentage / 100, seed=seed)
         raw["train"], raw["validation"] = parts["train"], parts["test"]
 
-    for split, limit in (("train", data_args.max_train_samples), ("validation", data_args.max_eval_samples),
-                         ("test", data_args.max_predict_samples)):
+    for split, limit in (
+        ("train", data_args.max_train_samples),
+        ("validation", data_args.max_eval_samples),
+        ("test", data_args.max_predict_samples),
+    ):
         if split in raw and limit is not None and limit < len(raw[split]):
             raw[split] = raw[split].shuffle(seed=seed).select(range(limit))
     for split, dataset in raw.items():

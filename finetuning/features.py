@@ -51,8 +51,9 @@ def extract_features(
     device = next(model.parameters()).device
     for begin in tqdm(range(0, len(texts), batch_size), desc="Embedding", disable=not progress, unit="batch"):
         index = order[begin : begin + batch_size]
-        batch = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
-                          return_tensors="pt").to(device)
+        batch = tokenizer(
+            [texts[i] for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(device)
         hidden = model(**batch).last_hidden_state
         pooled = pool_hidden_states(hidden, batch["attention_mask"], pooling).float()
         if normalize:

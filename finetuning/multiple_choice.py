@@ -43,8 +43,10 @@ class MultipleChoiceRecipe(TaskRecipe):
                     "columns with --choice_columns."
                 )
         if len(self.choice_columns) < 2:
-            raise ValueError(f"Multiple choice needs at least two choice columns (--choice_columns); "
-                             f"columns are {reference.column_names}")
+            raise ValueError(
+                f"Multiple choice needs at least two choice columns (--choice_columns); "
+                f"columns are {reference.column_names}"
+            )
         self.label_column = args.label_column or "label"
         for split, dataset in raw.items():
             if not args.choice_columns and _ending_columns(dataset) != self.choice_columns:
@@ -54,8 +56,16 @@ class MultipleChoiceRecipe(TaskRecipe):
                     "name the choice columns with --choice_columns."
                 )
             label = self.label_column if split != "test" or self.label_column in dataset.column_names else None
-            require_columns(dataset, split, {"context": self.context_column, "question": self.question_column,
-                                             "label": label, **{f"choice {c}": c for c in self.choice_columns}})
+            require_columns(
+                dataset,
+                split,
+                {
+                    "context": self.context_column,
+                    "question": self.question_column,
+                    "label": label,
+                    **{f"choice {c}": c for c in self.choice_columns},
+                },
+            )
             source = source_for(sources, split)
             check_text_column(dataset, self.context_column, source, option="--context_column")
             if self.question_column:
@@ -73,11 +83,15 @@ class MultipleChoiceRecipe(TaskRecipe):
         if row is None:
             return
         value = dataset[row][column]
-        message = (f"{source.where(row, start=True)}: label {value!r} in column {column!r} must be the 0-based index of one of "
-                   f"the {n} choice columns {self.choice_columns} (0..{n - 1}).")
+        message = (
+            f"{source.where(row, start=True)}: label {value!r} in column {column!r} must be the 0-based index of one of "
+            f"the {n} choice columns {self.choice_columns} (0..{n - 1})."
+        )
         if isinstance(value, int) and value >= n and not explicit:
-            message += (f" Choice {value} would be column 'ending{value}', which the file lacks: add it (every row "
-                        "needs all its endings), or name the choice columns with --choice_columns.")
+            message += (
+                f" Choice {value} would be column 'ending{value}', which the file lacks: add it (every row "
+                "needs all its endings), or name the choice columns with --choice_columns."
+            )
         raise ValueError(message)
 
     def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
@@ -90,15 +104,25 @@ class MultipleChoiceRecipe(TaskRecipe):
             firsts = [c for c in batch[self.context_column] for _ in range(n)]
             starts = batch[self.question_column] if self.question_column else [""] * size
             seconds = [f"{starts[i]} {batch[col][i]}".strip() for i in range(size) for col in self.choice_columns]
-            flat = tokenizer(firsts, seconds, truncation=True, max_length=args.max_seq_length,
-                             padding="max_length" if args.pad_to_max_length else False)
-            out = {k: [v[i:i + n] for i in range(0, len(v), n)] for k, v in flat.items()}
+            flat = tokenizer(
+                firsts,
+                seconds,
+                truncation=True,
+                max_length=args.max_seq_length,
+                padding="max_length" if args.pad_to_max_length else False,
+            )
+            out = {k: [v[i : i + n] for i in range(0, len(v), n)] for k, v in flat.items()}
             if has_labels:
                 out["labels"] = batch[self.label_column]
             return out
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
-                           num_proc=args.preprocessing_num_workers, desc=f"Tokenizing {split}")
+        return dataset.map(
+            encode,
+            batched=True,
+            remove_columns=dataset.column_names,
+            num_proc=args.preprocessing_num_workers,
+            desc=f"Tokenizing {split}",
+        )
 
     def data_collator(self, tokenizer, pad_to_multiple_of=None):
         return DataCollatorForMultipleChoice(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
@@ -117,8 +141,12 @@ class MultipleChoiceRecipe(TaskRecipe):
         records = []
         for i, example in enumerate(examples):
             probs = np.exp(logits[i] - logits[i].max())
-            record = {"index": i, "context": example[self.context_column], "prediction": int(logits[i].argmax()),
-                      "probabilities": (probs / probs.sum()).round(6).tolist()}
+            record = {
+                "index": i,
+                "context": example[self.context_column],
+                "prediction": int(logits[i].argmax()),
+                "probabilities": (probs / probs.sum()).round(6).tolist(),
+            }
             if self.label_column in example:
                 record["label"] = example[self.label_column]
             records.append(record)

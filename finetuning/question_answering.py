@@ -31,8 +31,9 @@ class QuestionAnsweringRecipe(TaskRecipe):
         self.id_column = first_present(reference, ("id",))
         for split, dataset in raw.items():
             answers = self.answer_column if split != "test" or self.answer_column in dataset.column_names else None
-            require_columns(dataset, split, {"question": self.question_column, "context": self.context_column,
-                                             "answers": answers})
+            require_columns(
+                dataset, split, {"question": self.question_column, "context": self.context_column, "answers": answers}
+            )
             source = source_for(sources, split)
             check_text_column(dataset, self.question_column, source, option="--question_column")
             check_text_column(dataset, self.context_column, source, option="--context_column")
@@ -43,8 +44,10 @@ class QuestionAnsweringRecipe(TaskRecipe):
         """Every answer must be {text: [...], answer_start: [...]} and lie where answer_start says it does."""
         column = self.answer_column
         for i, (context, answer) in enumerate(zip(dataset[self.context_column], dataset[column])):
-            if not isinstance(answer, dict) or not isinstance(answer.get("text"), list) or not isinstance(
-                answer.get("answer_start"), list
+            if (
+                not isinstance(answer, dict)
+                or not isinstance(answer.get("text"), list)
+                or not isinstance(answer.get("answer_start"), list)
             ):
                 raise ValueError(
                     f"{source.where(i, start=True)}: column {column!r} holds {answer!r}, but it must be "
@@ -52,8 +55,16 @@ class QuestionAnsweringRecipe(TaskRecipe):
                     "Fix the row, or name the answers column with --answer_column."
                 )
             for text, start in zip(answer["text"], answer["answer_start"]):
-                if not isinstance(text, str) or not isinstance(start, int) or context[start:start + len(text)] != text:
-                    found = context[start:start + len(text)] if isinstance(text, str) and isinstance(start, int) else None
+                if (
+                    not isinstance(text, str)
+                    or not isinstance(start, int)
+                    or context[start : start + len(text)] != text
+                ):
+                    found = (
+                        context[start : start + len(text)]
+                        if isinstance(text, str) and isinstance(start, int)
+                        else None
+                    )
                     raise ValueError(
                         f"{source.where(i, start=True)}: answer {text!r} is not at character {start!r} of its context "
                         f"(found {found!r}); answer_start is the 0-based character offset of the answer text."
@@ -95,17 +106,25 @@ class QuestionAnsweringRecipe(TaskRecipe):
                 sequence_ids = out.sequence_ids(i)
                 out["example_id"].append(batch["_example_id"][sample])
                 if has_answers:
-                    start, end = self._answer_tokens(batch[self.answer_column][sample], offsets, sequence_ids,
-                                                     context_index)
+                    start, end = self._answer_tokens(
+                        batch[self.answer_column][sample], offsets, sequence_ids, context_index
+                    )
                     starts.append(start)
                     ends.append(end)
-                out["offset_mapping"][i] = [o if sequence_ids[k] == context_index else None for k, o in enumerate(offsets)]
+                out["offset_mapping"][i] = [
+                    o if sequence_ids[k] == context_index else None for k, o in enumerate(offsets)
+                ]
             if has_answers:
                 out["start_positions"], out["end_positions"] = starts, ends
             return out
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
-                           num_proc=args.preprocessing_num_workers, desc=f"Tokenizing {split}")
+        return dataset.map(
+            encode,
+            batched=True,
+            remove_columns=dataset.column_names,
+            num_proc=args.preprocessing_num_workers,
+            desc=f"Tokenizing {split}",
+        )
 
     @staticmethod
     def _answer_tokens(answer, offsets, sequence_ids, context_index) -> tuple[int, int]:
@@ -146,20 +165,35 @@ class QuestionAnsweringRecipe(TaskRecipe):
                 offsets = offsets_all[i]
                 length = min(len(offsets), len(start_logits[i]))
                 mask = np.array([o is not None for o in offsets[:length]])
-                candidates += best_spans(start_logits[i][:length], end_logits[i][:length], offsets[:length], mask,
-                                         self.data_args.n_best_size, self.data_args.max_answer_length)
+                candidates += best_spans(
+                    start_logits[i][:length],
+                    end_logits[i][:length],
+                    offsets[:length],
+                    mask,
+                    self.data_args.n_best_size,
+                    self.data_args.max_answer_length,
+                )
             if candidates:
                 score, start, end = max(candidates, key=lambda c: c[0])
-                answers.append({"id": example_id, "prediction_text": context[start:end], "score": score,
-                                "start": start, "end": end})
+                answers.append(
+                    {
+                        "id": example_id,
+                        "prediction_text": context[start:end],
+                        "score": score,
+                        "start": start,
+                        "end": end,
+                    }
+                )
             else:
                 answers.append({"id": example_id, "prediction_text": "", "score": float("-inf"), "start": 0, "end": 0})
         return answers
 
     def _references(self, examples: Dataset) -> list[dict]:
         ids = examples[self.id_column] if self.id_column else [str(i) for i in range(len(examples))]
-        return [{"id": str(i), "answers": {"text": a["text"], "answer_start": a["answer_start"]}}
-                for i, a in zip(ids, examples[self.answer_column])]
+        return [
+            {"id": str(i), "answers": {"text": a["text"], "answer_start": a["answer_start"]}}
+            for i, a in zip(ids, examples[self.answer_column])
+        ]
 
     def compute_metrics_fn(self, examples, features):
         squad = load_metric("squad")
@@ -167,8 +201,10 @@ class QuestionAnsweringRecipe(TaskRecipe):
 
         def compute(eval_pred):
             answers = self.decode_answers(examples, features, eval_pred.predictions)
-            return squad.compute(predictions=[{"id": a["id"], "prediction_text": a["prediction_text"]} for a in answers],
-                                 references=references)
+            return squad.compute(
+                predictions=[{"id": a["id"], "prediction_text": a["prediction_text"]} for a in answers],
+                references=references,
+            )
 
         return compute
 

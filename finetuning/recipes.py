@@ -76,7 +76,11 @@ TASK_RECIPES = ("text-classification", "token-classification", "question-answeri
 
 def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]) -> None:
     """columns: role -> column name. ValueError naming the missing ones and the columns that exist."""
-    missing = [f"{role} column {name!r}" for role, name in columns.items() if name is not None and name not in dataset.column_names]
+    missing = [
+        f"{role} column {name!r}"
+        for role, name in columns.items()
+        if name is not None and name not in dataset.column_names
+    ]
     if missing:
         raise ValueError(
             f"The {split} split has no {', '.join(missing)}; its columns are {dataset.column_names}. "

@@ -107,8 +107,15 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         base_dir = output_dir / LORA_BASE_DIR
         if training_args.should_save:
             save_lora_base(model, tokenizer, base_dir)
-        model = apply_lora(model, recipe.peft_task_type, recipe.head_modules, model_args.lora_r,
-                           model_args.lora_alpha, model_args.lora_dropout, targets)
+        model = apply_lora(
+            model,
+            recipe.peft_task_type,
+            recipe.head_modules,
+            model_args.lora_r,
+            model_args.lora_alpha,
+            model_args.lora_dropout,
+            targets,
+        )
         # adapter_config.json names the labelled base, so the stock loaders build the head at the right size
         model.peft_config["default"].base_model_name_or_path = str(base_dir.resolve())
         if training_args.process_index == 0:
@@ -122,7 +129,9 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
 
     with training_args.main_process_first(desc="tokenizing"):
         features = {split: recipe.preprocess(dataset, tokenizer, split) for split, dataset in raw.items()}
-    compute_metrics = recipe.compute_metrics_fn(raw["validation"], features["validation"]) if "validation" in raw else None
+    compute_metrics = (
+        recipe.compute_metrics_fn(raw["validation"], features["validation"]) if "validation" in raw else None
+    )
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -153,13 +162,17 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         results.update(prediction.metrics)
         results["eval_samples"] = len(raw["validation"])
         if trainer.is_world_process_zero():
-            write_jsonl(output_dir / "eval_predictions.jsonl",
-                        recipe.prediction_records(raw["validation"], features["validation"], prediction.predictions))
+            write_jsonl(
+                output_dir / "eval_predictions.jsonl",
+                recipe.prediction_records(raw["validation"], features["validation"], prediction.predictions),
+            )
     if training_args.do_predict:
         prediction = trainer.predict(features["test"], metric_key_prefix="predict")
         if trainer.is_world_process_zero():
-            write_jsonl(output_dir / "predict_predictions.jsonl",
-                        recipe.prediction_records(raw["test"], features["test"], prediction.predictions))
+            write_jsonl(
+                output_dir / "predict_predictions.jsonl",
+                recipe.prediction_records(raw["test"], features["test"], prediction.predictions),
+            )
         results["predict_samples"] = len(raw["test"])
 
     if model_args.use_lora and model_args.merge_lora and training_args.do_train:

@@ -50,7 +50,9 @@ class Seq2SeqModelArguments:
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Tokenizer folder (default: the model's; from scratch: trained on the data)."}
     )
-    vocab_size: int = field(default=8000, metadata={"help": "From scratch: size of the joint source+target vocabulary."})
+    vocab_size: int = field(
+        default=8000, metadata={"help": "From scratch: size of the joint source+target vocabulary."}
+    )
     hidden_size: int = 256
     num_hidden_layers: int = field(default=3, metadata={"help": "Encoder layers."})
     decoder_layers: int = 3
@@ -70,7 +72,9 @@ class Seq2SeqDataArguments:
     source_lang: str = "en"
     target_lang: str = "de"
     train_split: str = "train"
-    validation_split: str = field(default="val", metadata={"help": "Split name of the validation files (val / valid / dev)."})
+    validation_split: str = field(
+        default="val", metadata={"help": "Split name of the validation files (val / valid / dev)."}
+    )
     train_file: str | None = field(
         default=None, metadata={"help": "jsonl/json, csv, tsv or parquet (optionally .gz) with source/target columns."}
     )
@@ -130,14 +134,18 @@ def load_seq2seq_splits(data_args: Seq2SeqDataArguments) -> DatasetDict:
             files["validation"] = data_args.validation_file
         needs = "seq2seq finetuning (source and target columns; parallel text files go in --data_dir)"
         data = read_data_files(files, txt_as=None, needs=needs)
-        columns = {"source": (data_args.source_column, "--source_column"),
-                   "target": (data_args.target_column, "--target_column")}
+        columns = {
+            "source": (data_args.source_column, "--source_column"),
+            "target": (data_args.target_column, "--target_column"),
+        }
         for name, dataset in data.items():
             source = DataSource.of(name, files[name])
             for column, option in columns.values():
                 if column not in dataset.column_names:
-                    raise ValueError(f"Column {column!r} not in the {name} file; it has {dataset.column_names}. "
-                                     f"Name the right one with {option}.")
+                    raise ValueError(
+                        f"Column {column!r} not in the {name} file; it has {dataset.column_names}. "
+                        f"Name the right one with {option}."
+                    )
                 check_text_column(dataset, column, source, option=option)
         data = DatasetDict(
             {
@@ -193,7 +201,11 @@ def train_joint_tokenizer(texts, vocab_size: int, model_max_length: int = 512):
     from ..tokenization import train_tokenizer
 
     return train_tokenizer(
-        texts, algorithm="wordpiece", vocab_size=vocab_size, lowercase=False, strip_accents=False,
+        texts,
+        algorithm="wordpiece",
+        vocab_size=vocab_size,
+        lowercase=False,
+        strip_accents=False,
         model_max_length=model_max_length,
     )
 
@@ -268,7 +280,9 @@ class TimeBudgetCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if time.monotonic() - self.start > self.seconds:
-            logger.warning("Time budget of %.1f min reached at step %d: stopping.", self.seconds / 60, state.global_step)
+            logger.warning(
+                "Time budget of %.1f min reached at step %d: stopping.", self.seconds / 60, state.global_step
+            )
             control.should_training_stop = True
             # A resumable checkpoint at the stop, unless the run asked for none (the final model is saved anyway).
             control.should_save = args.save_strategy != "no"
@@ -292,7 +306,15 @@ def build_seq2seq_trainer(model, tokenizer, data: DatasetDict, data_args, traini
     )
 
 
-def translate(model, tokenizer, sources: list[str], batch_size: int = 64, source_prefix: str = "", max_source_length: int = 128, **generate_kwargs) -> list[str]:
+def translate(
+    model,
+    tokenizer,
+    sources: list[str],
+    batch_size: int = 64,
+    source_prefix: str = "",
+    max_source_length: int = 128,
+    **generate_kwargs,
+) -> list[str]:
     """Generate for a list of source strings (in batches) and decode without special tokens."""
     import torch
 
@@ -301,7 +323,10 @@ def translate(model, tokenizer, sources: list[str], batch_size: int = 64, source
     for start in range(0, len(sources), batch_size):
         batch = tokenizer(
             [source_prefix + s for s in sources[start : start + batch_size]],
-            max_length=max_source_length, truncation=True, padding=True, return_tensors="pt",
+            max_length=max_source_length,
+            truncation=True,
+            padding=True,
+            return_tensors="pt",
         ).to(model.device)
         batch.pop("token_type_ids", None)
         with torch.no_grad():
@@ -341,11 +366,17 @@ def run_seq2seq(
         )
         shown = data["validation"].select(range(min(data_args.num_samples_to_show, len(data["validation"]))))
         outputs = translate(
-            model, tokenizer, shown["source"], source_prefix=data_args.source_prefix,
-            max_source_length=data_args.max_source_length, max_length=training_args.generation_max_length,
+            model,
+            tokenizer,
+            shown["source"],
+            source_prefix=data_args.source_prefix,
+            max_source_length=data_args.max_source_length,
+            max_length=training_args.generation_max_length,
             num_beams=training_args.generation_num_beams or 1,
         )
-        samples = [{"source": s, "reference": r, "output": o} for s, r, o in zip(shown["source"], shown["target"], outputs)]
+        samples = [
+            {"source": s, "reference": r, "output": o} for s, r, o in zip(shown["source"], shown["target"], outputs)
+        ]
         metrics["samples"] = samples
     if trainer.is_world_process_zero():
         out = Path(training_args.output_dir)

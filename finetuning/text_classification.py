@@ -126,8 +126,13 @@ class TextClassificationRecipe(TaskRecipe):
                     out["labels"] = [label2id[name] for name in self._names(feature, values)]
             return out
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
-                           num_proc=self.data_args.preprocessing_num_workers, desc=f"Tokenizing {split}")
+        return dataset.map(
+            encode,
+            batched=True,
+            remove_columns=dataset.column_names,
+            num_proc=self.data_args.preprocessing_num_workers,
+            desc=f"Tokenizing {split}",
+        )
 
     def data_collator(self, tokenizer, pad_to_multiple_of=None):
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
@@ -250,12 +255,18 @@ def name_class_ids(raw: DatasetDict, column: str, spec: str) -> None:
         outside = sorted({str(v) for v in dataset.unique(column)} - set(index))
         if outside:
             covered = ", ".join(index) if explicit else f"0..{len(names) - 1}"
-            raise ValueError(f"The {split} split's {column!r} column has label values {outside[:10]} that "
-                             f"--class_names does not name (it covers {covered}); 1-based ids: 1=a,2=b,...")
+            raise ValueError(
+                f"The {split} split's {column!r} column has label values {outside[:10]} that "
+                f"--class_names does not name (it covers {covered}); 1-based ids: 1=a,2=b,..."
+            )
         features = dataset.features.copy()
         features[column] = ClassLabel(names=names)
-        raw[split] = dataset.map(lambda batch: {column: [index[str(v)] for v in batch[column]]}, batched=True,
-                                 features=features, desc=f"Naming {split} labels")
+        raw[split] = dataset.map(
+            lambda batch: {column: [index[str(v)] for v in batch[column]]},
+            batched=True,
+            features=features,
+            desc=f"Naming {split} labels",
+        )
 
 
 def _inner(feature):

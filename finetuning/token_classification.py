@@ -22,6 +22,7 @@ IGNORE = -100
 
 def sort_tags(tags) -> list[str]:
     """`O` first, then by entity type with B- before I- (a stable, readable id order)."""
+
     def key(tag):
         prefix, _, kind = tag.partition("-")
         return (tag != "O", kind or prefix, prefix)
@@ -105,16 +106,25 @@ class TokenClassificationRecipe(TaskRecipe):
             raise ValueError("Token classification needs a fast (tokenizers-backed) tokenizer for word_ids()")
         label2id = {name: i for i, name in enumerate(self.label_list)}
         # B-X on a word's later sub-tokens becomes I-X when every sub-token is labelled.
-        inside = [label2id.get("I-" + name[2:], i) if name.startswith("B-") else i for i, name in enumerate(self.label_list)]
+        inside = [
+            label2id.get("I-" + name[2:], i) if name.startswith("B-") else i for i, name in enumerate(self.label_list)
+        ]
         has_labels = self.label_column in dataset.column_names
         args = self.data_args
         padding = "max_length" if args.pad_to_max_length else False
 
         def encode(batch):
-            out = tokenizer(batch[self.tokens_column], is_split_into_words=True, truncation=True,
-                            max_length=args.max_seq_length, padding=padding)
+            out = tokenizer(
+                batch[self.tokens_column],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=args.max_seq_length,
+                padding=padding,
+            )
             # Kept for writing per-word predictions; the Trainer drops it (not a forward argument).
-            out["word_ids"] = [[-1 if w is None else w for w in out.word_ids(row)] for row in range(len(out["input_ids"]))]
+            out["word_ids"] = [
+                [-1 if w is None else w for w in out.word_ids(row)] for row in range(len(out["input_ids"]))
+            ]
             if has_labels:
                 all_tags = self._tag_names(dataset, batch[self.label_column])
                 labels = []
@@ -132,8 +142,13 @@ class TokenClassificationRecipe(TaskRecipe):
                 out["labels"] = labels
             return out
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
-                           num_proc=args.preprocessing_num_workers, desc=f"Tokenizing {split}")
+        return dataset.map(
+            encode,
+            batched=True,
+            remove_columns=dataset.column_names,
+            num_proc=args.preprocessing_num_workers,
+            desc=f"Tokenizing {split}",
+        )
 
     def data_collator(self, tokenizer, pad_to_multiple_of=None):
         return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of)

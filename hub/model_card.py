@@ -113,8 +113,14 @@ def build_model_card(
     eval_results = None
     if numbers and datasets and pipeline_tag:
         eval_results = [
-            EvalResult(task_type=pipeline_tag, dataset_type=datasets[0], dataset_name=datasets[0],
-                       metric_type=_metric_type(key), metric_name=key, metric_value=round(value, 6))
+            EvalResult(
+                task_type=pipeline_tag,
+                dataset_type=datasets[0],
+                dataset_name=datasets[0],
+                metric_type=_metric_type(key),
+                metric_name=key,
+                metric_value=round(value, 6),
+            )
             for key, value in numbers.items()
         ]
     data = ModelCardData(
@@ -147,8 +153,18 @@ def build_model_card(
 
 
 def _architecture_section(config: dict) -> str:
-    keys = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size",
-            "max_position_embeddings", "position_embedding_type", "norm_position", "norm_type", "hidden_act")
+    keys = (
+        "num_hidden_layers",
+        "hidden_size",
+        "num_attention_heads",
+        "intermediate_size",
+        "vocab_size",
+        "max_position_embeddings",
+        "position_embedding_type",
+        "norm_position",
+        "norm_type",
+        "hidden_act",
+    )
     if config.get("is_encoder_decoder"):
         keys += ("is_encoder_decoder", "decoder_layers", "decoder_attention_heads", "decoder_ffn_dim")
     rows = "\n".join(f"| `{k}` | `{config[k]}` |" for k in keys if k in config)
@@ -182,8 +198,21 @@ def _usage_section(repo: str, auto_class: str, pipeline_tag: str | None) -> str:
 
 
 def _training_section(args) -> str:
-    keys = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
-            "max_steps", "warmup_steps", "weight_decay", "lr_scheduler_type", "optim", "seed", "bf16", "fp16")
+    keys = (
+        "learning_rate",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "num_train_epochs",
+        "max_steps",
+        "warmup_steps",
+        "weight_decay",
+        "lr_scheduler_type",
+        "optim",
+        "seed",
+        "bf16",
+        "fp16",
+    )
+
     def show(value):
         return getattr(value, "value", value)  # enums (scheduler, optimizer) by their CLI value
 
@@ -192,7 +221,12 @@ def _training_section(args) -> str:
 
 
 def write_model_card(
-    folder: str | os.PathLike, *, push: bool = False, repo_id: str | None = None, token: str | None = None, **card_fields
+    folder: str | os.PathLike,
+    *,
+    push: bool = False,
+    repo_id: str | None = None,
+    token: str | None = None,
+    **card_fields,
 ) -> Path:
     """Write `folder/README.md` for the checkpoint saved in `folder` (see `build_model_card` for the fields).
 
@@ -212,8 +246,13 @@ def write_model_card(
     if push:
         from huggingface_hub import upload_file
 
-        upload_file(path_or_fileobj=str(path), path_in_repo="README.md", repo_id=repo_id, token=token,
-                    commit_message="Seedformer model card")
+        upload_file(
+            path_or_fileobj=str(path),
+            path_in_repo="README.md",
+            repo_id=repo_id,
+            token=token,
+            commit_message="Seedformer model card",
+        )
     return path
 
 
@@ -248,8 +287,13 @@ def write_run_model_card(training_args, metrics: Mapping | None = None, **card_f
     if (output_dir / "adapter_config.json").is_file():
         return None  # a LoRA adapter: peft writes its own card, and the weights here are not a full model
     return write_model_card(
-        training_args.output_dir, push=bool(training_args.push_to_hub), repo_id=training_args.hub_model_id,
-        token=getattr(training_args, "hub_token", None), metrics=metrics, training_args=training_args, **card_fields,
+        training_args.output_dir,
+        push=bool(training_args.push_to_hub),
+        repo_id=training_args.hub_model_id,
+        token=getattr(training_args, "hub_token", None),
+        metrics=metrics,
+        training_args=training_args,
+        **card_fields,
     )
 
 
@@ -257,7 +301,9 @@ def card_for_push(model, repo_id: str, token=None, tags: str | list[str] | None 
     """The card a push should carry: the one already on the Hub (tagged), else a fresh Seedformer card."""
     from huggingface_hub.errors import EntryNotFoundError
 
-    tags = list(dict.fromkeys([LIBRARY_TAG, *(model.model_tags or []), *([tags] if isinstance(tags, str) else tags or [])]))
+    tags = list(
+        dict.fromkeys([LIBRARY_TAG, *(model.model_tags or []), *([tags] if isinstance(tags, str) else tags or [])])
+    )
     try:
         card = ModelCard.load(repo_id, token=token)
     except EntryNotFoundError:
@@ -295,9 +341,22 @@ def push_model_to_hub(
         model.save_pretrained(tmp, max_shard_size=max_shard_size)
         card.save(os.path.join(tmp, "README.md"))
         return api.upload_folder(
-            repo_id=repo_id, folder_path=tmp, commit_message=commit_message or "Upload model",
-            commit_description=commit_description, token=token, revision=revision, create_pr=create_pr,
+            repo_id=repo_id,
+            folder_path=tmp,
+            commit_message=commit_message or "Upload model",
+            commit_description=commit_description,
+            token=token,
+            revision=revision,
+            create_pr=create_pr,
         )
 
 
-__all__ = ["build_model_card", "card_fields_from_args", "card_for_push", "head_task", "push_model_to_hub", "write_model_card", "write_run_model_card"]
+__all__ = [
+    "build_model_card",
+    "card_fields_from_args",
+    "card_for_push",
+    "head_task",
+    "push_model_to_hub",
+    "write_model_card",
+    "write_run_model_card",
+]

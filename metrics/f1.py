@@ -14,7 +14,9 @@ class F1(evaluate.Metric):
     def _info(self):
         value = datasets.Value("int64")
         if self.config_name == "multilabel":
-            features = datasets.Features({"predictions": datasets.Sequence(value), "references": datasets.Sequence(value)})
+            features = datasets.Features(
+                {"predictions": datasets.Sequence(value), "references": datasets.Sequence(value)}
+            )
         else:
             features = datasets.Features({"predictions": value, "references": value})
         return evaluate.MetricInfo(

@@ -15,7 +15,9 @@ class MatthewsCorrelation(evaluate.Metric):
             description="Matthews correlation coefficient between predicted and reference labels.",
             citation="",
             inputs_description="predictions, references: lists of int labels; optional sample_weight.",
-            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
+            ),
         )
 
     def _compute(self, predictions, references, sample_weight=None):

@@ -12,7 +12,9 @@ class Pearsonr(evaluate.Metric):
             description="Pearson correlation coefficient between predictions and references.",
             citation="",
             inputs_description="predictions, references: lists of floats.",
-            features=datasets.Features({"predictions": datasets.Value("float"), "references": datasets.Value("float")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("float"), "references": datasets.Value("float")}
+            ),
         )
 
     def _compute(self, predictions, references, return_pvalue=False):

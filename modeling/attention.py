@@ -13,6 +13,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 
 from .padding import PackedSequences, QuerySubset
 
@@ -25,7 +27,7 @@ def eager_attention_forward(
     attention_mask: torch.Tensor | None,
     scaling: float,
     dropout: float = 0.0,
-    **kwargs,
+    **kwargs: Unpack[TransformersKwargs],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """q (B, H, Lq, D), k/v (B, H, Lk, D), additive mask broadcastable to (B, H, Lq, Lk) -> (B, Lq, H, D), weights."""
     weights = torch.matmul(query, key.transpose(2, 3)) * scaling
@@ -50,7 +52,7 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return (x * cos) + (rotate_half(x) * sin)
 
 
-class _AttentionBase(nn.Module):
+class SeedformerAttentionBase(nn.Module):
     """Shared plumbing: head geometry, output projection and the attention-interface call."""
 
     def __init__(self, config, num_heads: int, layer_idx: int | None, is_causal: bool):
@@ -69,40 +71,70 @@ class _AttentionBase(nn.Module):
         """(B, L, H*D) -> (B, H, L, D)."""
         return x.view(*x.shape[:-1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def _attend(self, query, key, value, attention_mask, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _attend(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        packed: PackedSequences | None = None,
+        query_subset: QuerySubset | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """q/k/v (B, H, L, D) -> out_proj(attention) (B, L, hidden), weights or None.
 
-        With `packed=PackedSequences` in kwargs, B == 1 and the L axis holds several sequences back to back
-        (unpadded execution): each token attends only within its own sequence.
+        packed: unpadded execution: B == 1 and the L axis holds several sequences back to back; each token attends
+            only within its own sequence (`attention_mask` is then None).
+        query_subset: with `packed`, q holds only these rows of each sequence (the sparse last layer).
         """
-        packed: PackedSequences | None = kwargs.pop("packed", None)
-        queries: QuerySubset | None = kwargs.pop("query_subset", None)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
         dropout = self.dropout if self.training else 0.0
         if packed is None:
-            output, weights = interface(self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs)
+            output, weights = interface(
+                self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs
+            )
         else:
-            output, weights = self._attend_packed(interface, query, key, value, packed, queries, dropout, **kwargs)
+            output, weights = self._attend_packed(
+                interface, query, key, value, packed, query_subset, dropout, **kwargs
+            )
         output = output.reshape(*output.shape[:-2], output.shape[-2] * output.shape[-1])  # explicit: may hold 0 rows
         return self.out_proj(output), weights
 
-    def _attend_packed(self, interface, query, key, value, packed: PackedSequences, queries: QuerySubset | None,
-                       dropout: float, **kwargs):
+    def _attend_packed(
+        self,
+        interface,
+        query,
+        key,
+        value,
+        packed: PackedSequences,
+        queries: QuerySubset | None,
+        dropout: float,
+        **kwargs: Unpack[TransformersKwargs],
+    ):
         """Attention over packed sequences: k/v (1, H, T, D), q (1, H, T or N, D) -> (1, T or N, H, D), None.
 
         With `queries`, q holds only the selected rows of each sequence (N of them), which attend to all of it.
         flash-attention (GPU) runs all sequences in one varlen kernel from `cu_seqlens`. Every other kernel is
-        called once per run of equal-length sequences on views of the packed tensors: on CPU this measured fastest
-        among the exact routes (vs. one padded sdpa call, length buckets, and nested/jagged tensors, which were
-        2-20x slower), and it keeps any registered attention function exact without a mask.
+        called once per run of equal-length sequences on views of the packed tensors: on CPU the fastest exact route
+        of those compared in the README's benchmark section (one padded sdpa call, length buckets, nested/jagged
+        tensors), and it keeps any registered attention function exact without a mask.
         """
         if self.config._attn_implementation.startswith("flash_attention") and query.is_cuda:
-            return interface(self, query, key, value, None, dropout=dropout, scaling=self.scaling,
-                             **packed.attention_kwargs(queries), **kwargs)
+            return interface(
+                self,
+                query,
+                key,
+                value,
+                None,
+                dropout=dropout,
+                scaling=self.scaling,
+                **packed.attention_kwargs(queries),
+                **kwargs,
+            )
         # sdpa is called directly: its output (count, H, length, D) is then transposed by the one `cat` copy below
-        # instead of by transformers' wrapper as well (the copies were ~10% of a CPU forward).
+        # instead of by transformers' wrapper as well (one copy of the attention output fewer per layer).
         direct_sdpa = self.config._attn_implementation == "sdpa" and not kwargs.get("output_attentions")
 
         runs = packed.attention_runs(queries)
@@ -126,7 +158,7 @@ class _AttentionBase(nn.Module):
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)), None
 
 
-class SelfAttention(_AttentionBase):
+class SeedformerSelfAttention(SeedformerAttentionBase):
     """Self-attention with one fused QKV projection; causal (with a KV cache) when used in the decoder."""
 
     def __init__(self, config, layer_idx: int | None = None, is_causal: bool = False, num_heads: int | None = None):
@@ -139,13 +171,16 @@ class SelfAttention(_AttentionBase):
         attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         past_key_values: Cache | None = None,
-        **kwargs,
+        packed: PackedSequences | None = None,
+        query_subset: QuerySubset | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """hidden_states (B, L, hidden) -> output (B, L, hidden), attention weights (B, H, L, L) or None.
 
-        With `query_subset` (unpadded execution, B == 1): output (1, N, hidden) for the N selected rows only.
+        packed / query_subset: see `_attend`. With `query_subset` (B == 1): output (1, N, hidden) for the N selected
+        rows only; keys and values still come from every token.
         """
-        queries: QuerySubset | None = kwargs.get("query_subset")
+        queries = query_subset
         if queries is None:
             query, key, value = (self._split_heads(t) for t in self.qkv(hidden_states).chunk(3, dim=-1))
         else:
@@ -163,12 +198,16 @@ class SelfAttention(_AttentionBase):
                 query = apply_rotary(query, cos.index_select(1, queries.index), sin.index_select(1, queries.index))
             key = apply_rotary(key, cos, sin)
         if past_key_values is not None:
-            cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) else past_key_values
+            cache = (
+                past_key_values.self_attention_cache
+                if isinstance(past_key_values, EncoderDecoderCache)
+                else past_key_values
+            )
             key, value = cache.update(key, value, self.layer_idx)
-        return self._attend(query, key, value, attention_mask, **kwargs)
+        return self._attend(query, key, value, attention_mask, packed=packed, query_subset=queries, **kwargs)
 
 
-class CrossAttention(_AttentionBase):
+class SeedformerCrossAttention(SeedformerAttentionBase):
     """Decoder-to-encoder attention. Keys/values of the encoder output are computed once per generation and cached."""
 
     def __init__(self, config, layer_idx: int | None = None, num_heads: int | None = None):
@@ -182,7 +221,7 @@ class CrossAttention(_AttentionBase):
         encoder_hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """hidden_states (B, Lq, hidden), encoder_hidden_states (B, Lk, hidden) -> (B, Lq, hidden), weights."""
         query = self._split_heads(self.q_proj(hidden_states))

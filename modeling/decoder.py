@@ -1,8 +1,9 @@
 """The optional decoder: causal self-attention, cross-attention over the encoder output, feed-forward.
 
-The decoder reuses the encoder's building blocks (`SelfAttention` with a KV cache, `CrossAttention` whose keys and
-values of the encoder output are computed once per generation, `FeedForward`, the pre/post-norm `ResidualLayer`,
-`Embeddings`), so every norm, activation and position option of the config applies to it unchanged.
+The decoder reuses the encoder's building blocks (`SeedformerSelfAttention` with a KV cache,
+`SeedformerCrossAttention` whose keys and values of the encoder output are computed once per generation,
+`SeedformerFeedForward`, the pre/post-norm `SeedformerResidualLayer`, `SeedformerEmbeddings`), so every norm,
+activation and position option of the config applies to it unchanged.
 """
 
 from __future__ import annotations
@@ -12,20 +13,24 @@ from torch import nn
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from ..configuration.configuration_seedformer import SeedformerConfig
-from .attention import CrossAttention, SelfAttention
-from .embeddings import Embeddings, RotaryEmbedding
-from .layers import FeedForward, ResidualLayer
+from .attention import SeedformerCrossAttention, SeedformerSelfAttention
+from .embeddings import SeedformerEmbeddings, SeedformerRotaryEmbedding
+from .layers import SeedformerFeedForward, SeedformerResidualLayer
 from .modeling_seedformer import SeedformerPreTrainedModel, check_inputs
 from .norms import make_norm
 
 # transformers 5.24 renamed the generation cache from `past_key_values` to `cache`: generate() passes `cache=` and
 # the output classes name the field `cache`. Seedformer takes the new name and still accepts the old one, on every
 # transformers version it supports (older generate() passes `past_key_values=`).
-CACHE_FIELD = "cache" if "cache" in BaseModelOutputWithPastAndCrossAttentions.__dataclass_fields__ else "past_key_values"
+CACHE_FIELD = (
+    "cache" if "cache" in BaseModelOutputWithPastAndCrossAttentions.__dataclass_fields__ else "past_key_values"
+)
 
 
 def resolve_cache(cache: EncoderDecoderCache | None, kwargs: dict) -> EncoderDecoderCache | None:
@@ -36,17 +41,17 @@ def resolve_cache(cache: EncoderDecoderCache | None, kwargs: dict) -> EncoderDec
     return cache if cache is not None else legacy
 
 
-class DecoderLayer(ResidualLayer):
+class SeedformerDecoderLayer(SeedformerResidualLayer):
     """Causal self-attention, cross-attention over the encoder output, feed-forward; each a residual sub-block."""
 
     def __init__(self, config: SeedformerConfig, layer_idx: int):
         super().__init__(config)
         heads = config.decoder_attention_heads
-        self.self_attn = SelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
+        self.self_attn = SeedformerSelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
         self.self_attn_norm = make_norm(config)
-        self.cross_attn = CrossAttention(config, layer_idx=layer_idx, num_heads=heads)
+        self.cross_attn = SeedformerCrossAttention(config, layer_idx=layer_idx, num_heads=heads)
         self.cross_attn_norm = make_norm(config)
-        self.feed_forward = FeedForward(config, intermediate_size=config.decoder_ffn_dim)
+        self.feed_forward = SeedformerFeedForward(config, intermediate_size=config.decoder_ffn_dim)
         self.ffn_norm = make_norm(config)
 
     def forward(
@@ -57,7 +62,7 @@ class DecoderLayer(ResidualLayer):
         encoder_attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
         """hidden_states (B, Lt, hidden), encoder_hidden_states (B, Ls, hidden) -> (B, Lt, hidden)."""
         hidden_states = self.residual(
@@ -74,26 +79,29 @@ class DecoderLayer(ResidualLayer):
 
 
 class SeedformerDecoder(SeedformerPreTrainedModel):
-    """Embeddings (word embeddings tied to the encoder's by the seq2seq models), `DecoderLayer`s, final norm (pre-norm).
+    """`SeedformerEmbeddings` (word embeddings tied to the encoder's by the seq2seq models), `SeedformerDecoderLayer`s,
+    final norm (pre-norm).
 
     A `PreTrainedModel` of its own, as BART's decoder is, so that `capture_outputs` records the decoder's hidden
     states / self-attentions / cross-attentions separately from the encoder's.
     """
 
-    _no_split_modules = ["Embeddings", "DecoderLayer"]
+    _no_split_modules = ["SeedformerEmbeddings", "SeedformerDecoderLayer"]
     _can_record_outputs = {
-        "hidden_states": DecoderLayer,
-        "attentions": OutputRecorder(SelfAttention, index=1, layer_name="self_attn"),
-        "cross_attentions": OutputRecorder(CrossAttention, index=1, layer_name="cross_attn"),
+        "hidden_states": SeedformerDecoderLayer,
+        "attentions": OutputRecorder(SeedformerSelfAttention, index=1, layer_name="self_attn"),
+        "cross_attentions": OutputRecorder(SeedformerCrossAttention, index=1, layer_name="cross_attn"),
     }
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
-        self.embeddings = Embeddings(config)
+        self.embeddings = SeedformerEmbeddings(config)
         # Targets have no segments: no token-type embedding in the decoder.
         self.embeddings.token_type_embeddings = None
-        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
-        self.layers = nn.ModuleList([DecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)])
+        self.rotary_emb = SeedformerRotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList(
+            [SeedformerDecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)]
+        )
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
         self.post_init()
 
@@ -103,10 +111,20 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
 
-    def _check_position_limit(self, seq_len: int, past_length: int) -> None:
-        # Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+    def _check_position_limit(self, seq_len: int, past_length: int | torch.Tensor) -> None:
+        """Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+
+        `past_length` is a tensor with a static cache. Under torch.compile a Python `if` on it would break the graph,
+        so the check becomes an assert inside the graph (an opaque error, but the compiled graph stays whole); in
+        eager it is the clear `ValueError` below."""
         limit = self.config.max_position_embeddings
-        if self.config.position_embedding_type != "rope" and past_length + seq_len > limit:
+        if self.config.position_embedding_type == "rope":
+            return
+        if torch.compiler.is_compiling():
+            if isinstance(past_length, torch.Tensor):
+                torch._assert_async(past_length + seq_len <= limit, "decoder positions beyond max_position_embeddings")
+            return
+        if past_length + seq_len > limit:
             raise ValueError(
                 f"The decoder reached position {past_length + seq_len}, beyond `max_position_embeddings` ({limit}): "
                 f"{past_length} cached + {seq_len} new target positions. Lower `max_new_tokens` / `max_length` for "
@@ -124,7 +142,7 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         """input_ids (B, Lt) target prefix; encoder_hidden_states (B, Ls, hidden); attention masks (B, Lt[+past]) /
         (B, Ls) with 1 = attend. -> last_hidden_state (B, Lt, hidden), the cache (when `use_cache`)."""
@@ -137,19 +155,36 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
             raise ValueError(
                 f"`cache` must be an `EncoderDecoderCache` (self- and cross-attention), got {type(cache).__name__}."
             )
+        # A static cache (compiled generation) counts its length in a tensor: `past_length` is then one.
         past_length = cache.get_seq_length() if cache is not None else 0
+        traced_length = torch.compiler.is_compiling() and isinstance(past_length, torch.Tensor)
+        if isinstance(past_length, torch.Tensor) and not traced_length:
+            past_length = int(past_length)  # eager: the checks below need the number
         source = input_ids if input_ids is not None else inputs_embeds
         if source is not None:
             self._check_position_limit(source.shape[1], past_length)
         # Value checks (one host sync) only on the uncached call: during generate() the later steps feed back ids
         # that the model's own vocabulary projection produced, and a sync per generated token would stall the GPU.
-        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, None, None, past_length, check_values=past_length == 0)
+        # A traced cache length is unknown to Python: the shape checks that need it are skipped (positions are
+        # asserted above).
+        check_inputs(
+            self.config,
+            input_ids,
+            inputs_embeds,
+            attention_mask if not traced_length else None,
+            None,
+            None,
+            0 if traced_length else past_length,
+            check_values=not traced_length and past_length == 0,
+        )
         batch_size, seq_len = source.shape[:2]
-        position_ids = torch.arange(past_length, past_length + seq_len, device=source.device).unsqueeze(0)
+        position_ids = (torch.arange(seq_len, device=source.device) + past_length).unsqueeze(0)
 
         hidden_states = self.embeddings(input_ids, position_ids, None, inputs_embeds)
-        if attention_mask is None:
-            attention_mask = torch.ones(batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long)
+        if attention_mask is None and not traced_length:
+            attention_mask = torch.ones(
+                batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long
+            )
         # The cache argument is passed by position: its keyword changed name in transformers 5.24.
         causal_mask = create_causal_mask(
             self.config,
@@ -163,7 +198,7 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
             attention_mask=encoder_attention_mask,
             encoder_hidden_states=encoder_hidden_states,
         )
-        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+        position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
         for layer in self.layers:
             hidden_states = layer(
@@ -182,4 +217,4 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         )
 
 
-__all__ = ["CACHE_FIELD", "DecoderLayer", "SeedformerDecoder", "resolve_cache"]
+__all__ = ["CACHE_FIELD", "SeedformerDecoderLayer", "SeedformerDecoder", "resolve_cache"]

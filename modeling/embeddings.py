@@ -6,6 +6,7 @@ import math
 
 import torch
 from torch import nn
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update
 
 from .norms import make_norm
 
@@ -20,7 +21,7 @@ def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
     return table
 
 
-class Embeddings(nn.Module):
+class SeedformerEmbeddings(nn.Module):
     """word + segment + absolute position embeddings, then norm and dropout.
 
     With `position_embedding_type="rope"` no position is added here: the attention rotates queries and keys.
@@ -39,7 +40,9 @@ class Embeddings(nn.Module):
         if self.position_embedding_type == "absolute":
             self.position_embeddings = nn.Embedding(num_positions, config.hidden_size)
         elif self.position_embedding_type == "sinusoidal":
-            self.register_buffer("sinusoidal_positions", sinusoidal_table(num_positions, config.hidden_size), persistent=False)
+            self.register_buffer(
+                "sinusoidal_positions", sinusoidal_table(num_positions, config.hidden_size), persistent=False
+            )
         self.norm = make_norm(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -61,22 +64,52 @@ class Embeddings(nn.Module):
         if self.position_embedding_type == "absolute":
             embeddings = embeddings + self.position_embeddings(position_ids + self.position_offset)
         elif self.position_embedding_type == "sinusoidal":
-            embeddings = embeddings + self.sinusoidal_positions[position_ids + self.position_offset].to(embeddings.dtype)
+            embeddings = embeddings + self.sinusoidal_positions[position_ids + self.position_offset].to(
+                embeddings.dtype
+            )
         return self.dropout(self.norm(embeddings))
 
 
-class RotaryEmbedding(nn.Module):
-    """cos/sin tables for rotary positions (RoFormer), computed once per forward and shared by every layer."""
+class SeedformerRotaryEmbedding(nn.Module):
+    """cos/sin tables for rotary positions (RoFormer), computed once per forward and shared by every layer.
+
+    The frequencies come from `config.rope_parameters` through transformers' `ROPE_INIT_FUNCTIONS`, so every RoPE
+    type transformers knows (`default`, and the scalings `linear`, `dynamic`, `yarn`, `longrope`, `llama3`) works as in
+    its own models; `rope_theta` alone (configs saved before `rope_parameters`) means the default type.
+    """
 
     def __init__(self, config):
         super().__init__()
-        head_dim = config.hidden_size // config.num_attention_heads
-        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.config = config
+        # Read by transformers' `dynamic_rope_update` (the dynamic and longrope types).
+        self.max_seq_len_cached = self.original_max_seq_len = config.max_position_embeddings
+        # A config switched to rope after construction has no `rope_parameters`: the default type with `rope_theta`.
+        self.rope_type = (config.rope_parameters or {}).get("rope_type", "default")
+        rope_init_fn = (
+            self.compute_default_rope_parameters
+            if self.rope_type == "default"
+            else ROPE_INIT_FUNCTIONS[self.rope_type]
+        )
+        inv_freq, self.attention_scaling = rope_init_fn(config)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        # transformers' `_init_weights` and `dynamic_rope_update` restore / rescale from this copy.
+        self.register_buffer("original_inv_freq", inv_freq.clone(), persistent=False)
+
+    @staticmethod
+    def compute_default_rope_parameters(config, device=None, **kwargs) -> tuple[torch.Tensor, float]:
+        """Plain RoPE: (head_dim / 2,) inverse frequencies from `rope_theta`, and a cos/sin scale of 1.0. (The name is
+        the one transformers' `_init_weights` looks up.)"""
+        theta, head_dim = (config.rope_parameters or {}).get("rope_theta", config.rope_theta), config.head_dim
+        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim))
+        return inv_freq, 1.0
 
     @torch.no_grad()
-    def forward(self, position_ids: torch.LongTensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """position_ids (B or 1, L) -> cos, sin of shape (B or 1, L, head_dim)."""
+    @dynamic_rope_update
+    def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: any tensor of the compute dtype; position_ids (B or 1, L) -> cos, sin of shape (B or 1, L, head_dim)."""
         freqs = position_ids[..., None].float() * self.inv_freq
         angles = torch.cat((freqs, freqs), dim=-1)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+        cos, sin = angles.cos(), angles.sin()
+        if self.attention_scaling != 1.0:
+            cos, sin = cos * self.attention_scaling, sin * self.attention_scaling
+        return cos.to(x.dtype), sin.to(x.dtype)

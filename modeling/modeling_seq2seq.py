@@ -17,8 +17,9 @@ from torch import nn
 from transformers import GenerationMixin
 from transformers import initialization as init
 from transformers.cache_utils import EncoderDecoderCache
-from transformers.loss.loss_utils import fixed_cross_entropy
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_seedformer import SeedformerConfig
@@ -26,7 +27,9 @@ from .decoder import CACHE_FIELD, SeedformerDecoder, resolve_cache
 from .modeling_seedformer import SeedformerModel, SeedformerPreTrainedModel
 
 
-def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None) -> torch.Tensor:
+def shift_tokens_right(
+    labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None
+) -> torch.Tensor:
     """Teacher-forcing decoder inputs: labels (B, L) -> (B, L) = [start, labels[:, :-1]], with -100 replaced by pad."""
     if decoder_start_token_id is None:
         raise ValueError(
@@ -34,7 +37,9 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_s
             "the token the decoder starts from (BART: eos, T5: pad, a BERT vocabulary: [CLS])."
         )
     if pad_token_id is None:
-        raise ValueError("`config.pad_token_id` must be set to replace the -100 label positions in the decoder inputs.")
+        raise ValueError(
+            "`config.pad_token_id` must be set to replace the -100 label positions in the decoder inputs."
+        )
     shifted = labels.new_zeros(labels.shape)
     shifted[:, 1:] = labels[:, :-1].clone()
     shifted[:, 0] = decoder_start_token_id
@@ -95,7 +100,7 @@ class _EncoderDecoderMixin:
         encoder_outputs,
         cache,
         use_cache,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqModelOutput:
         if encoder_outputs is None:
             encoder_outputs = self.seedformer(
@@ -161,7 +166,7 @@ class SeedformerSeq2SeqModel(_EncoderDecoderMixin, SeedformerPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqModelOutput:
         """input_ids / attention_mask (B, Ls) source; decoder_input_ids (B, Lt) -> last_hidden_state (B, Lt, hidden)."""
         if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -256,10 +261,9 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqLMOutput:
         """Source (B, Ls), target prefix or labels (B, Lt) -> logits (B, Lt, vocab), loss when labels are given."""
-        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         if labels is not None:
             use_cache = False  # teacher forcing over the whole target: nothing to cache
             if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -283,8 +287,10 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         logits = self.lm_head(outputs.last_hidden_state) + self.final_logits_bias.to(outputs.last_hidden_state.dtype)
         loss = None
         if labels is not None:
-            loss = fixed_cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1), num_items_in_batch
+            # transformers' ForConditionalGeneration loss is the causal-LM one; `shift_labels` hands it the labels
+            # as already aligned with the logits (the decoder inputs were shifted instead), so it shifts nothing.
+            loss = self.loss_function(
+                logits, None, vocab_size=logits.shape[-1], shift_labels=labels.contiguous(), **kwargs
             )
         return Seq2SeqLMOutput(
             loss=loss,

@@ -71,7 +71,9 @@ class PackedSequences:
         """(query length, key length, count) for each run of consecutive sequences that attention can batch."""
         if queries is None:
             return tuple((length, length, count) for length, count in self.runs)
-        return tuple((q_length, k_length, count) for (q_length, k_length), count in _runs(zip(queries.seqlens, self.seqlens)))
+        return tuple(
+            (q_length, k_length, count) for (q_length, k_length), count in _runs(zip(queries.seqlens, self.seqlens))
+        )
 
     def select(self, mask: torch.Tensor, seqlens: list[int] | None = None) -> QuerySubset:
         """The packed tokens where `mask` (B, L) bool is set: the rows a sparse head reads after the last layer.

@@ -48,8 +48,15 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
     or a dict / list of dicts with those keys. Outputs: per question a dict (top_k=1) or a list of top_k dicts with
     `score`, `start`, `end` (character offsets into the context), `answer` (= `text`, the span)."""
 
-    def _sanitize_parameters(self, top_k=None, doc_stride=None, max_seq_len=None, max_answer_len=None,
-                             handle_impossible_answer=None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        top_k=None,
+        doc_stride=None,
+        max_seq_len=None,
+        max_answer_len=None,
+        handle_impossible_answer=None,
+        **kwargs,
+    ):
         preprocess, postprocess = {}, {}
         if doc_stride is not None:
             preprocess["doc_stride"] = doc_stride
@@ -79,7 +86,9 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         else:
             for key, value in (("question", question), ("context", context)):
                 if not isinstance(value, (str, list, tuple)):
-                    raise ValueError(f"The {key} must be a string (or a list of strings), got {type(value).__name__}: {value!r}")
+                    raise ValueError(
+                        f"The {key} must be a string (or a list of strings), got {type(value).__name__}: {value!r}"
+                    )
             questions = [question] * len(context) if isinstance(question, str) else list(question)
             contexts = [context] * len(questions) if isinstance(context, str) else list(context)
             if len(questions) != len(contexts):
@@ -103,7 +112,9 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         question_len = len(tokenizer(question, add_special_tokens=False)["input_ids"])
         room = max_seq_len - question_len - tokenizer.num_special_tokens_to_add(pair=True)
         if room <= 0:
-            raise ValueError(f"The question ({question_len} tokens) leaves no room for context in max_seq_len={max_seq_len}")
+            raise ValueError(
+                f"The question ({question_len} tokens) leaves no room for context in max_seq_len={max_seq_len}"
+            )
         doc_stride = min(doc_stride, room // 2)  # the tokenizer needs stride < room for the context
         # Lists, not one tensor: the last chunk is usually shorter than the others, and every chunk becomes its own
         # (1, length) tensor below (batching pads them in the pipeline's collate function).
@@ -121,16 +132,23 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
         n_chunks = len(encoded["input_ids"])
         for i in range(n_chunks):
             sequence_ids = encoded.sequence_ids(i)
-            offsets = [tuple(o) if sequence_ids[k] == context_index else None
-                       for k, o in enumerate(encoded["offset_mapping"][i])]
+            offsets = [
+                tuple(o) if sequence_ids[k] == context_index else None
+                for k, o in enumerate(encoded["offset_mapping"][i])
+            ]
             model_inputs = {k: torch.tensor([encoded[k][i]]) for k in tokenizer.model_input_names if k in encoded}
             yield {**model_inputs, "offsets": offsets, "context": context, "is_last": i == n_chunks - 1}
 
     def _forward(self, inputs):
         model_inputs = {k: inputs[k] for k in self.tokenizer.model_input_names if k in inputs}
         output = self.model(**model_inputs)
-        return {"start_logits": output.start_logits, "end_logits": output.end_logits, "offsets": inputs["offsets"],
-                "context": inputs["context"], "is_last": inputs["is_last"]}
+        return {
+            "start_logits": output.start_logits,
+            "end_logits": output.end_logits,
+            "offsets": inputs["offsets"],
+            "context": inputs["context"],
+            "is_last": inputs["is_last"],
+        }
 
     def postprocess(self, all_outputs, top_k=1, max_answer_len=30, handle_impossible_answer=False):
         context = all_outputs[0]["context"]
@@ -145,14 +163,18 @@ class ExtractiveQuestionAnsweringPipeline(ChunkPipeline):
             mask = np.array([o is not None for o in offsets])
             if handle_impossible_answer:  # p([CLS] as start and end) over the whole chunk
                 everything = np.ones_like(mask)
-                null_score = max(null_score, float(np.exp(_log_softmax(start, everything)[0] + _log_softmax(end, everything)[0])))
+                null_score = max(
+                    null_score, float(np.exp(_log_softmax(start, everything)[0] + _log_softmax(end, everything)[0]))
+                )
             # A chunk's top_k suffice: a span outside them is beaten by top_k distinct spans at least as good overall.
             spans = _top_spans(_log_softmax(start, mask), _log_softmax(end, mask), max_answer_len, k=top_k)
             for log_score, first, last in spans:
                 key = (offsets[first][0], offsets[last][1])  # a span seen from overlapping chunks: keep its best score
                 candidates[key] = max(candidates.get(key, 0.0), float(np.exp(log_score)))
-        answers = [{"score": score, "start": s, "end": e, "answer": context[s:e], "text": context[s:e]}
-                   for (s, e), score in candidates.items()]
+        answers = [
+            {"score": score, "start": s, "end": e, "answer": context[s:e], "text": context[s:e]}
+            for (s, e), score in candidates.items()
+        ]
         if handle_impossible_answer:
             answers.append({"score": null_score, "start": 0, "end": 0, "answer": "", "text": ""})
         answers = sorted(answers, key=lambda a: -a["score"])[:top_k]

@@ -71,7 +71,10 @@ class Seq2SeqGenerationPipeline(Pipeline):
         if max_source_length is None:
             max_source_length = getattr(self.model.config, "max_position_embeddings", None)
         features = self.tokenizer(
-            prefix + text, truncation=truncation, max_length=max_source_length if truncation else None, return_tensors="pt"
+            prefix + text,
+            truncation=truncation,
+            max_length=max_source_length if truncation else None,
+            return_tensors="pt",
         )
         # Segment ids carry nothing for a single text, and models without segment embeddings reject them.
         features.pop("token_type_ids", None)
@@ -84,14 +87,18 @@ class Seq2SeqGenerationPipeline(Pipeline):
         # (B * num_return_sequences, L) -> (B, num_return_sequences, L) so the batch unrolls per input.
         return {"output_ids": output_ids.reshape(batch_size, output_ids.shape[0] // batch_size, -1)}
 
-    def postprocess(self, model_outputs, return_tensors=False, skip_special_tokens=True, clean_up_tokenization_spaces=None):
+    def postprocess(
+        self, model_outputs, return_tensors=False, skip_special_tokens=True, clean_up_tokenization_spaces=None
+    ):
         records = []
         for ids in model_outputs["output_ids"][0]:
             if return_tensors:
                 records.append({"generated_token_ids": ids})
             else:
                 text = self.tokenizer.decode(
-                    ids, skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+                    ids,
+                    skip_special_tokens=skip_special_tokens,
+                    clean_up_tokenization_spaces=clean_up_tokenization_spaces,
                 )
                 records.append({"generated_text": text.strip()})
         return records

@@ -120,4 +120,6 @@ def build_mlm_blocks(
     tokenized = dataset.map(
         tokenize, remove_columns=columns, **map_kwargs, **({} if streaming else {"desc": "tokenize documents"})
     )
-    return tokenized.map(group, **map_kwargs, **({} if streaming else {"desc": f"group into blocks of {max_seq_length}"}))
+    return tokenized.map(
+        group, **map_kwargs, **({} if streaming else {"desc": f"group into blocks of {max_seq_length}"})
+    )

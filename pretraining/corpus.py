@@ -57,8 +57,9 @@ def load_corpus(
         files = {"train": train_file}
         if validation_file is not None:
             files["validation"] = validation_file
-        raw = read_data_files(files, txt_as=txt_sample_by, streaming=streaming, cache_dir=cache_dir,
-                              needs="pretraining")
+        raw = read_data_files(
+            files, txt_as=txt_sample_by, streaming=streaming, cache_dir=cache_dir, needs="pretraining"
+        )
         sources = {split: DataSource.of(split, path, txt_as=txt_sample_by) for split, path in files.items()}
 
     if "train" not in raw:
@@ -103,7 +104,9 @@ def _clean(split, text_column: str, source: DataSource, num_proc: int | None):
         if not first:
             raise ValueError(f"The {name} corpus is empty.")
         if text_column not in first[0]:
-            raise ValueError(f"Text column {text_column!r} not found in the {name} corpus; columns: {sorted(first[0])}.")
+            raise ValueError(
+                f"Text column {text_column!r} not found in the {name} corpus; columns: {sorted(first[0])}."
+            )
         split = split.filter(lambda row: _is_text(row[text_column]))
         if not list(itertools.islice(iter(split), 1)):
             raise ValueError(f"The {name} corpus has no non-blank text in column {text_column!r}.")
@@ -115,7 +118,10 @@ def _clean(split, text_column: str, source: DataSource, num_proc: int | None):
     # Null (or missing) documents count as blank and are dropped; a number or a list where text belongs is an error.
     check_text_column(split, text_column, source, allow_null=True)
     split = split.filter(
-        lambda batch: [_is_text(t) for t in batch[text_column]], batched=True, num_proc=num_proc, desc="drop blank documents"
+        lambda batch: [_is_text(t) for t in batch[text_column]],
+        batched=True,
+        num_proc=num_proc,
+        desc="drop blank documents",
     )
     if len(split) == 0:
         raise ValueError(f"The {name} corpus has no non-blank text in column {text_column!r}.")

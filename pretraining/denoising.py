@@ -37,7 +37,9 @@ def sentinel_ids(tokenizer, template: str = SENTINEL_TEMPLATE) -> list[int]:
     return ids
 
 
-def random_spans_noise_mask(length: int, noise_density: float, mean_noise_span_length: float, rng: np.random.Generator) -> np.ndarray:
+def random_spans_noise_mask(
+    length: int, noise_density: float, mean_noise_span_length: float, rng: np.random.Generator
+) -> np.ndarray:
     """T5's noise mask: a boolean (length,) array with round(length * density) noise tokens in alternating
     non-noise / noise spans (the sequence starts with non-noise), span lengths uniformly partitioned."""
     num_noise = int(round(length * noise_density))
@@ -47,7 +49,9 @@ def random_spans_noise_mask(length: int, noise_density: float, mean_noise_span_l
 
     def partition(total: int, parts: int) -> np.ndarray:
         # `parts` positive integers summing to `total`, uniformly at random.
-        cuts = np.sort(rng.choice(np.arange(1, total), size=parts - 1, replace=False)) if parts > 1 else np.array([], int)
+        cuts = (
+            np.sort(rng.choice(np.arange(1, total), size=parts - 1, replace=False)) if parts > 1 else np.array([], int)
+        )
         return np.diff(np.concatenate([[0], cuts, [total]]))
 
     noise_lengths = partition(num_noise, num_spans)
@@ -64,12 +68,20 @@ def random_spans_noise_mask(length: int, noise_density: float, mean_noise_span_l
 class _DenoisingCollator:
     """Shared plumbing: special-token stripping, eos, padding, decoder inputs."""
 
-    def __init__(self, tokenizer, decoder_start_token_id: int | None = None, max_length: int | None = None, seed: int | None = None):
+    def __init__(
+        self,
+        tokenizer,
+        decoder_start_token_id: int | None = None,
+        max_length: int | None = None,
+        seed: int | None = None,
+    ):
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id
         self.eos_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
         if decoder_start_token_id is None:
-            decoder_start_token_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
+            decoder_start_token_id = (
+                tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
+            )
         self.start_id = decoder_start_token_id
         if self.pad_id is None or self.eos_id is None or self.start_id is None:
             raise ValueError("Denoising needs a tokenizer with pad, eos (or sep) and bos (or cls) tokens.")
@@ -111,15 +123,26 @@ class _DenoisingCollator:
         decoder_input_ids = torch.full_like(labels, self.pad_id)
         decoder_input_ids[:, 0] = self.start_id
         decoder_input_ids[:, 1:] = labels[:, :-1].masked_fill(labels[:, :-1] == -100, self.pad_id)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "decoder_input_ids": decoder_input_ids}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": labels,
+            "decoder_input_ids": decoder_input_ids,
+        }
 
 
 class DataCollatorForSpanCorruption(_DenoisingCollator):
     """T5 span corruption. `sentinel_token_ids` default to the tokenizer's `<extra_id_i>` tokens (see
     `add_sentinel_tokens`); a sequence gets at most that many spans."""
 
-    def __init__(self, tokenizer, noise_density: float = 0.15, mean_noise_span_length: float = 3.0,
-                 sentinel_token_ids: list[int] | None = None, **kwargs):
+    def __init__(
+        self,
+        tokenizer,
+        noise_density: float = 0.15,
+        mean_noise_span_length: float = 3.0,
+        sentinel_token_ids: list[int] | None = None,
+        **kwargs,
+    ):
         super().__init__(tokenizer, **kwargs)
         if not 0 < noise_density < 1:
             raise ValueError(f"noise_density must be in (0, 1), got {noise_density}.")
@@ -195,8 +218,6 @@ class DataCollatorForTextInfilling(_DenoisingCollator):
                 else:
                     source.append(tokens[i])
         return source + [self.eos_id], target
-
-
 
 
 # ---------------------------------------------------------------------------------------------------------------------

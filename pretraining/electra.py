@@ -119,7 +119,8 @@ class SeedformerElectraForPreTraining(SeedformerPreTrainedModel):
             token_type_ids=token_type_ids,
             prediction_mask=prediction_mask,
             return_dict=True,
-        ).last_hidden_state
+        )
+        hidden = hidden.last_hidden_state if prediction_mask is None else hidden.prediction_hidden_state
         hidden = self.generator_norm(self.generator_act(self.generator_dense(hidden)))
         return F.linear(hidden, self.get_input_embeddings().weight, self.generator_bias)
 

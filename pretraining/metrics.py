@@ -74,7 +74,9 @@ class PretrainingMetrics:
             mlm_loss = float(np.sum(nll)) / n
             metrics["mlm_loss"] = mlm_loss
             metrics["perplexity"] = math.exp(min(mlm_loss, 50.0))
-            metrics["mlm_accuracy"] = self.accuracy.compute(predictions=mlm_pred[keep], references=mlm_labels[keep])["accuracy"]
+            metrics["mlm_accuracy"] = self.accuracy.compute(predictions=mlm_pred[keep], references=mlm_labels[keep])[
+                "accuracy"
+            ]
         if len(predictions) > 2 and nsp_labels is not None:
             metrics["nsp_accuracy"] = self.accuracy.compute(
                 predictions=np.asarray(predictions[2]).reshape(-1), references=np.asarray(nsp_labels).reshape(-1)

@@ -66,7 +66,9 @@ class NextSentencePairBuilder:
         self.num_special = raw_backend(tokenizer).num_special_tokens_to_add(is_pair=True)
         self.max_num_tokens = max_seq_length - self.num_special
         if self.max_num_tokens < 2:
-            raise ValueError(f"max_seq_length={max_seq_length} leaves no room for a sentence pair ({self.num_special} special tokens).")
+            raise ValueError(
+                f"max_seq_length={max_seq_length} leaves no room for a sentence pair ({self.num_special} special tokens)."
+            )
 
     def __call__(self, examples: dict[str, list], indices: list[int]) -> dict[str, list]:
         rng = random.Random(f"{self.seed}-{indices[0] if indices else 0}")
@@ -78,7 +80,10 @@ class NextSentencePairBuilder:
             encodings = [e for e in encodings if len(e.ids) > 0]
             if encodings:
                 documents.append(encodings)
-        out = {k: [] for k in ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "next_sentence_label")}
+        out = {
+            k: []
+            for k in ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "next_sentence_label")
+        }
         for doc_index in range(len(documents)):
             for a, b, label in self._pairs_from_document(documents, doc_index, rng):
                 enc = backend.post_process(a, b, add_special_tokens=True)
@@ -195,8 +200,12 @@ def build_nsp_pairs(
 ):
     """Documents -> NSP sentence pairs with `datasets.map` (batched, `num_proc`, cached; lazily when streaming)."""
     builder = NextSentencePairBuilder(
-        tokenizer, max_seq_length, text_column=text_column, short_seq_prob=short_seq_prob,
-        nsp_probability=nsp_probability, seed=seed,
+        tokenizer,
+        max_seq_length,
+        text_column=text_column,
+        short_seq_prob=short_seq_prob,
+        nsp_probability=nsp_probability,
+        seed=seed,
     )
     kwargs = dict(batched=True, batch_size=batch_size, with_indices=True, remove_columns=dataset.column_names)
     if not isinstance(dataset, datasets.IterableDataset):

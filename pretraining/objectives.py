@@ -87,7 +87,11 @@ def _mlm_collator(tokenizer, data_args, whole_word: bool = False, replace_probs:
     else:
         cls, extra = BatchSeededMaskingCollator, {"mask_seed": mask_seed}
     if replace_probs is None:
-        replace_probs = (1.0, 0.0) if whole_word else (getattr(data_args, "mask_replace_prob", 0.8), getattr(data_args, "random_replace_prob", 0.1))
+        replace_probs = (
+            (1.0, 0.0)
+            if whole_word
+            else (getattr(data_args, "mask_replace_prob", 0.8), getattr(data_args, "random_replace_prob", 0.1))
+        )
     return cls(
         tokenizer,
         mlm_probability=getattr(data_args, "mlm_probability", 0.15),

@@ -104,7 +104,11 @@ def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
     if not root.is_dir():
         return None
     candidates = sorted(
-        ((int(m.group(1)), path) for path in root.iterdir() if (m := _CHECKPOINT_RE.match(path.name)) and path.is_dir()),
+        (
+            (int(m.group(1)), path)
+            for path in root.iterdir()
+            if (m := _CHECKPOINT_RE.match(path.name)) and path.is_dir()
+        ),
         reverse=True,
     )
     for _, path in candidates:

@@ -158,7 +158,9 @@ def build_config(model_args: ModelArguments, tokenizer, objective: PretrainingOb
 # ---------------------------------------------------------------------------------------------------------------------
 # Checks before any training step
 # ---------------------------------------------------------------------------------------------------------------------
-def check_setup(config, tokenizer, data_args: DataArguments, objective: PretrainingObjective, training_args=None) -> None:
+def check_setup(
+    config, tokenizer, data_args: DataArguments, objective: PretrainingObjective, training_args=None
+) -> None:
     """Raise `ValueError` for a run that would fail (or silently go wrong) later."""
     vocab = config.vocab_size
     if len(tokenizer) > vocab:
@@ -172,15 +174,22 @@ def check_setup(config, tokenizer, data_args: DataArguments, objective: Pretrain
             continue
         token_id = tokenizer.convert_tokens_to_ids(token)
         if token_id is None or token_id >= vocab:
-            raise ValueError(f"The tokenizer's {name} {token!r} has id {token_id}, outside the model's vocab_size {vocab}.")
+            raise ValueError(
+                f"The tokenizer's {name} {token!r} has id {token_id}, outside the model's vocab_size {vocab}."
+            )
     if objective.needs_mask_token and tokenizer.mask_token is None:
         raise ValueError(f"Objective {objective.name!r} needs a tokenizer with a mask token.")
-    if tokenizer.pad_token_id is not None and getattr(config, "pad_token_id", None) not in (None, tokenizer.pad_token_id):
+    if tokenizer.pad_token_id is not None and getattr(config, "pad_token_id", None) not in (
+        None,
+        tokenizer.pad_token_id,
+    ):
         raise ValueError(
             f"config.pad_token_id={config.pad_token_id} but the tokenizer pads with id {tokenizer.pad_token_id}."
         )
     if objective.needs_token_types and config.type_vocab_size < 2:
-        raise ValueError(f"Objective {objective.name!r} feeds segment ids 0/1: it needs type_vocab_size >= 2, got {config.type_vocab_size}.")
+        raise ValueError(
+            f"Objective {objective.name!r} feeds segment ids 0/1: it needs type_vocab_size >= 2, got {config.type_vocab_size}."
+        )
     if data_args.max_seq_length < 8:
         raise ValueError(f"max_seq_length={data_args.max_seq_length} is too small for pretraining examples.")
     if config.position_embedding_type != "rope" and data_args.max_seq_length > config.max_position_embeddings:
@@ -190,7 +199,9 @@ def check_setup(config, tokenizer, data_args: DataArguments, objective: Pretrain
         )
     if data_args.max_seq_length > tokenizer.model_max_length:
         logger.warning(
-            "max_seq_length=%d exceeds the tokenizer's model_max_length=%d", data_args.max_seq_length, tokenizer.model_max_length
+            "max_seq_length=%d exceeds the tokenizer's model_max_length=%d",
+            data_args.max_seq_length,
+            tokenizer.model_max_length,
         )
     if training_args is not None and data_args.streaming and training_args.max_steps <= 0:
         raise ValueError("--streaming reads an IterableDataset of unknown length: set --max_steps.")
@@ -199,7 +210,9 @@ def check_setup(config, tokenizer, data_args: DataArguments, objective: Pretrain
 # ---------------------------------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------------------------------
-def prepare_datasets(data_args: DataArguments, tokenizer, objective: PretrainingObjective, seed: int = 42, cache_dir=None):
+def prepare_datasets(
+    data_args: DataArguments, tokenizer, objective: PretrainingObjective, seed: int = 42, cache_dir=None
+):
     """Raw corpus -> `{"train": ..., "validation": ...}` of the objective's collator-ready rows."""
     raw = load_corpus(
         dataset_name=data_args.dataset_name,
@@ -274,14 +287,18 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         if finished is not None:
             logger.warning(
                 "This run already finished at step %d (%s): nothing left to train. Raise --max_steps or "
-                "--num_train_epochs to train further, or use a new --output_dir.", finished[1], finished[0]
+                "--num_train_epochs to train further, or use a new --output_dir.",
+                finished[1],
+                finished[0],
             )
             resume = None
         elif resume is not None:
             check_resumable(resume)  # names the missing or unreadable file instead of a fresh optimizer or a crash
 
     with training_args.main_process_first(desc="pretraining data"):
-        splits = prepare_datasets(data_args, tokenizer, objective, seed=training_args.seed, cache_dir=model_args.cache_dir)
+        splits = prepare_datasets(
+            data_args, tokenizer, objective, seed=training_args.seed, cache_dir=model_args.cache_dir
+        )
     train_dataset = splits["train"] if training_args.do_train else None
     eval_dataset = splits.get("validation") if training_args.do_eval else None
     if training_args.do_eval and eval_dataset is None:
@@ -310,7 +327,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     if finished is not None:
         model = model_class.from_pretrained(finished[0], config=config, **model_kwargs)
     elif model_args.model_name_or_path is not None:
-        model = model_class.from_pretrained(model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir, **model_kwargs)
+        model = model_class.from_pretrained(
+            model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir, **model_kwargs
+        )
     else:
         model = model_class._from_config(config, **model_kwargs)
     logger.info("Model: %s, %.2fM parameters", model_class.__name__, model.num_parameters() / 1e6)
@@ -319,8 +338,13 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     if training_args.do_eval:
         probe = None
         if data_args.probe_file:
-            texts, labels = load_probe_data(data_args.probe_file, data_args.probe_samples, data_args.probe_text_column,
-                                            data_args.probe_label_column, seed=training_args.seed)
+            texts, labels = load_probe_data(
+                data_args.probe_file,
+                data_args.probe_samples,
+                data_args.probe_text_column,
+                data_args.probe_label_column,
+                seed=training_args.seed,
+            )
             probe = LinearProbe(tokenizer, texts, labels, max_length=data_args.max_seq_length)
         # The probe reads the model being trained (the Trainer's own reference, unwrapped).
         compute_metrics = PretrainingMetrics(probe=probe, model_getter=(lambda: trainer.model) if probe else None)
@@ -356,8 +380,13 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         # process's threads); tokens: every optimizer step of the run, resumes included (padding counts for NSP).
         train_metrics["train_wall_seconds"] = wall
         train_metrics["train_cpu_seconds"] = cpu
-        train_metrics["train_tokens"] = (trainer.state.global_step * training_args.per_device_train_batch_size * training_args.world_size
-                                         * training_args.gradient_accumulation_steps * data_args.max_seq_length)
+        train_metrics["train_tokens"] = (
+            trainer.state.global_step
+            * training_args.per_device_train_batch_size
+            * training_args.world_size
+            * training_args.gradient_accumulation_steps
+            * data_args.max_seq_length
+        )
         if train_dataset is not None and not isinstance(train_dataset, datasets.IterableDataset):
             train_metrics["train_samples"] = len(train_dataset)
         trainer.log_metrics("train", train_metrics)

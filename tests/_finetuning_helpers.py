@@ -14,8 +14,30 @@ NAMES = ["alice", "bob", "carol", "dave", "erin", "frank"]
 PLACES = ["paris", "rome", "oslo", "lima"]
 POSITIVE = ["good", "great", "fine", "nice"]
 NEGATIVE = ["bad", "awful", "poor", "sad"]
-FILLER = ["the", "a", "film", "was", "and", "it", "i", "saw", "in", "with", "who", "where", "is", "this", "yes",
-          "no", "entailment", "neutral", "contradiction", "about", "example", "."]
+FILLER = [
+    "the",
+    "a",
+    "film",
+    "was",
+    "and",
+    "it",
+    "i",
+    "saw",
+    "in",
+    "with",
+    "who",
+    "where",
+    "is",
+    "this",
+    "yes",
+    "no",
+    "entailment",
+    "neutral",
+    "contradiction",
+    "about",
+    "example",
+    ".",
+]
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # "##s" lets plural names split into two sub-tokens ("alices" -> "alice", "##s") for label-alignment tests.
 VOCAB = SPECIALS + NAMES + PLACES + POSITIVE + NEGATIVE + FILLER + ["smith", "##s"]
@@ -32,8 +54,14 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
     )
     backend.decoder = decoders.WordPiece(prefix="##")
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=64, model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 
@@ -66,9 +94,23 @@ def load_script(name: str):
     return module
 
 
-TRAIN_FLAGS = ["--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--seed", "0",
-               "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "16", "--logging_steps", "1",
-               "--lr_scheduler_type", "constant"]
+TRAIN_FLAGS = [
+    "--use_cpu",
+    "--report_to",
+    "none",
+    "--disable_tqdm",
+    "true",
+    "--seed",
+    "0",
+    "--per_device_train_batch_size",
+    "8",
+    "--per_device_eval_batch_size",
+    "16",
+    "--logging_steps",
+    "1",
+    "--lr_scheduler_type",
+    "constant",
+]
 
 
 # --- toy data sets (deterministic, learnable by a tiny model in a few dozen steps) ---------------------------
@@ -119,7 +161,7 @@ def write_conll(path: Path, sentences) -> Path:
 
 
 def qa_rows(n: int, seed: int, context_words: int = 12) -> list[dict]:
-    """"who ..." questions; the answer is the only name in a context of filler words (and a place)."""
+    """ "who ..." questions; the answer is the only name in a context of filler words (and a place)."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -129,8 +171,14 @@ def qa_rows(n: int, seed: int, context_words: int = 12) -> list[dict]:
         words[position] = name
         context = " ".join(words)
         start = len(" ".join(words[:position])) + (1 if position else 0)
-        rows.append({"id": f"q{i}", "question": "who is in this example ?", "context": context,
-                     "answers": {"text": [name], "answer_start": [start]}})
+        rows.append(
+            {
+                "id": f"q{i}",
+                "question": "who is in this example ?",
+                "context": context,
+                "answers": {"text": [name], "answer_start": [start]},
+            }
+        )
     return rows
 
 

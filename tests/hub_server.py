@@ -129,7 +129,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         head = method == "HEAD"
         if parts[:2] == ["api", "repos"] and parts[2:] == ["create"] and method == "POST":
             payload = json.loads(self._body() or b"{}")
-            repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+            repo_id = (
+                f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+            )
             state.create(repo_id)
             return self._send(200, {"url": f"{self.server.endpoint}/{repo_id}", "name": repo_id})
         if parts[:2] == ["api", "whoami-v2"]:
@@ -168,8 +170,15 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             siblings = [{"rfilename": path, "size": len(data)} for path, data in sorted(commit.files.items())]
             return self._send(
                 200,
-                {"id": repo_id, "modelId": repo_id, "sha": commit.oid, "siblings": siblings, "private": False,
-                 "tags": [], "lastModified": "2026-01-01T00:00:00.000Z"},
+                {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": commit.oid,
+                    "siblings": siblings,
+                    "private": False,
+                    "tags": [],
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                },
                 head_only=head,
             )
         if rest[0] == "tree":
@@ -192,7 +201,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if item["key"] == "header":
                 message = value.get("summary", "")
             elif item["key"] == "file":
-                added[value["path"]] = base64.b64decode(value["content"]) if value.get("encoding") == "base64" else value["content"].encode()
+                added[value["path"]] = (
+                    base64.b64decode(value["content"])
+                    if value.get("encoding") == "base64"
+                    else value["content"].encode()
+                )
             elif item["key"] in ("deletedFile", "deletedFolder"):
                 deleted.append(value["path"])
             else:  # lfsFile / copies would need LFS storage, which this stand-in never asks for
@@ -212,7 +225,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if path not in commit.files:
             headers = {"X-Repo-Commit": commit.oid}
             self.send_response(404)
-            for key, value in {**headers, "X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"}.items():
+            for key, value in {
+                **headers,
+                "X-Error-Code": "EntryNotFound",
+                "X-Error-Message": "Entry not found",
+            }.items():
                 self.send_header(key, value)
             body = b'{"error":"Entry not found"}'
             self.send_header("Content-Length", str(len(body)))
@@ -221,7 +238,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
             return None
         data = commit.files[path]
-        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{_git_oid(data)}"', "Content-Type": "application/octet-stream"}
+        headers = {
+            "X-Repo-Commit": commit.oid,
+            "ETag": f'"{_git_oid(data)}"',
+            "Content-Type": "application/octet-stream",
+        }
         return self._send(200, data, headers, head_only=head)
 
 

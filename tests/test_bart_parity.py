@@ -55,7 +55,11 @@ def test_converted_bart_matches_transformers(tmp_path, scale_embedding):
     assert type(converted) is SeedformerForConditionalGeneration
     config = converted.config
     assert (config.position_offset, config.norm_position, config.type_vocab_size, config.scale_embedding) == (
-        2, "post", 0, scale_embedding)
+        2,
+        "post",
+        0,
+        scale_embedding,
+    )
 
     ids, mask = inputs()
     decoder_ids = torch.randint(3, 99, (3, 8))

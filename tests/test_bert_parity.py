@@ -74,8 +74,14 @@ def max_diff(a, b, mask=None):
 
 def tiny_bert_config(vocab_size):
     return BertConfig(
-        vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        vocab_size=vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=128,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
 
 
@@ -163,7 +169,9 @@ def test_real_minilm_parity(tmp_path, minilm_dir, tokenizer, impl):
 def test_convert_script(tmp_path, minilm_dir):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "convert_bert_checkpoint.py"), str(minilm_dir), str(tmp_path / "sf")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "SeedformerModel" in result.stdout and "mlm_head" in result.stdout

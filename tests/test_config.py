@@ -64,7 +64,7 @@ def test_decoder_sizes_default_to_encoder():
         (dict(layer_norm_eps=0.0), "layer_norm_eps"),
         (dict(pad_token_id=500), "pad_token_id"),
         (dict(type_vocab_size=-1), "type_vocab_size"),
-        (dict(position_embedding_type="rope", hidden_size=36, num_attention_heads=4), "even head dimension"),
+        (dict(position_embedding_type="rope", hidden_size=36, num_attention_heads=4), "head_dim"),  # odd: 9
     ],
 )
 def test_invalid_values_name_the_field(overrides, field):
@@ -155,3 +155,41 @@ def test_json_config_with_a_string_boolean_is_refused(tmp_path):
 def test_good_values_of_every_allowed_type_still_load():
     config = tiny_config(hidden_dropout_prob=0, rope_theta=10000, eos_token_id=[1, 2], layer_norm_eps=1e-6)
     assert config.eos_token_id == [1, 2] and config.rope_theta == 10000
+
+
+def test_rope_parameters_from_rope_theta_and_old_configs_still_load(tmp_path):
+    """transformers 5's `rope_parameters`; `rope_theta` alone (configs saved before the field) still fills it."""
+    config = SeedformerConfig.modern(hidden_size=64, num_attention_heads=4, rope_theta=500000.0)
+    assert config.rope_parameters == {"rope_type": "default", "rope_theta": 500000.0}
+    config.save_pretrained(tmp_path)
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert data["rope_parameters"]["rope_theta"] == data["rope_theta"] == 500000.0
+    del data["rope_parameters"]  # a config.json written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert loaded.rope_parameters == {"rope_type": "default", "rope_theta": 500000.0} and loaded.rope_theta == 500000.0
+    scaled = SeedformerConfig.modern(rope_parameters={"rope_type": "linear", "factor": 2.0})
+    assert scaled.rope_parameters == {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
+    assert SeedformerConfig().rope_parameters is None  # no rotary positions, no RoPE dict
+
+
+def test_a_stale_rope_theta_is_refused():
+    """The model reads `rope_parameters`: a `rope_theta` changed on a built config would be ignored silently."""
+    config = SeedformerConfig.modern(hidden_size=64, num_attention_heads=4)
+    config.rope_theta = 5.0
+    with pytest.raises(StrictDataclassError) as excinfo:
+        config.validate()
+    assert "rope_parameters" in str(excinfo.value.__cause__)
+
+
+def test_a_config_switched_to_rope_after_construction_uses_rope_theta():
+    import torch
+
+    from seedformer import SeedformerModel
+
+    config = tiny_config(rope_theta=100.0)
+    config.position_embedding_type = "rope"  # as `--config_overrides` does on a loaded config
+    config.validate()
+    model = SeedformerModel(config)
+    expected = 1.0 / (100.0 ** (torch.arange(0, config.head_dim, 2).float() / config.head_dim))
+    torch.testing.assert_close(model.rotary_emb.inv_freq, expected)

@@ -104,7 +104,9 @@ def test_txt_is_what_the_entry_point_declares(tmp_path):
     assert by_line == ["first doc. second sentence.", "still the first paragraph", "third doc"]
     by_paragraph = load_corpus(train_file=str(path), validation_split_percentage=0, txt_sample_by="paragraph")
     assert [t.strip() for t in by_paragraph["train"]["text"]] == [
-        "first doc. second sentence.\nstill the first paragraph", "third doc"]
+        "first doc. second sentence.\nstill the first paragraph",
+        "third doc",
+    ]
     with pytest.raises(ValueError, match=r"Line 4 of .*c\.txt has 2 columns \('third doc'\) but line 1 has 4"):
         read_data_file(path, txt_as="conll")  # plain text given to token classification: not a silent misread
     (tmp_path / "one.txt").write_text("justaword\n")
@@ -136,30 +138,50 @@ def _classify(tmp_path, lines, name="train.jsonl", **args):
 @pytest.mark.parametrize(
     "bad_line, message",
     [
-        ('{"text": null, "label": "neg"}', r"Line 2 of .*train\.jsonl: column 'text' is empty \(null or missing\), but "
-                                           r"it must hold text\. Fill in the text or remove the row"),
+        (
+            '{"text": null, "label": "neg"}',
+            r"Line 2 of .*train\.jsonl: column 'text' is empty \(null or missing\), but "
+            r"it must hold text\. Fill in the text or remove the row",
+        ),
         ('{"label": "neg"}', r"Line 2 of .*: column 'text' is empty \(null or missing\).*--text_column"),
-        ('{"text": 5, "label": "neg"}', r"Line 2 of .*: column 'text' holds the number 5, but it must hold text\. "
-                                        r'Write it as text \("5"\)'),
-        ('{"text": "fine", "label": null}', r"Line 2 of .*: column 'label' has no label \(null or missing\)\. Every "
-                                            r"row of the train split needs one: fill it in or remove the row"),
-        ('{"text": "fine", "label": 1}', r"Column 'label' mixes label types: the string 'pos' on line 1 of .* but the "
-                                         r"number 1 on line 2 of .*Write every label the same way"),
-        ('{"text": "fine", "label": "neg"', r"Line 2 of .*train\.jsonl is not valid JSON \(Expecting ',' delimiter.*"
-                                            r"fix or remove that line"),
+        (
+            '{"text": 5, "label": "neg"}',
+            r"Line 2 of .*: column 'text' holds the number 5, but it must hold text\. "
+            r'Write it as text \("5"\)',
+        ),
+        (
+            '{"text": "fine", "label": null}',
+            r"Line 2 of .*: column 'label' has no label \(null or missing\)\. Every "
+            r"row of the train split needs one: fill it in or remove the row",
+        ),
+        (
+            '{"text": "fine", "label": 1}',
+            r"Column 'label' mixes label types: the string 'pos' on line 1 of .* but the "
+            r"number 1 on line 2 of .*Write every label the same way",
+        ),
+        (
+            '{"text": "fine", "label": "neg"',
+            r"Line 2 of .*train\.jsonl is not valid JSON \(Expecting ',' delimiter.*"
+            r"fix or remove that line",
+        ),
     ],
     ids=["null-text", "missing-text", "numeric-text", "null-label", "mixed-labels", "malformed-json"],
 )
 def test_bad_jsonl_rows_name_column_line_and_fix(tmp_path, bad_line, message):
     with pytest.raises(ValueError, match=message):
-        _classify(tmp_path, ['{"text": "good film", "label": "pos"}', bad_line, '{"text": "bad film", "label": "neg"}'])
+        _classify(
+            tmp_path, ['{"text": "good film", "label": "pos"}', bad_line, '{"text": "bad film", "label": "neg"}']
+        )
 
 
 def test_mixed_types_after_a_blank_line_name_both_lines(tmp_path):
     """datasets' json loader fails outright here (a blank line and a type change); the reader says where and why."""
     lines = ['{"text": "good film", "label": "pos"}', "", '{"text": "fine", "label": 1}']
-    with pytest.raises(ValueError, match=r"Column 'label' holds a string on line 1 but a number on line 3 of .*"
-                                         r"train\.jsonl: write it the same way on every line"):
+    with pytest.raises(
+        ValueError,
+        match=r"Column 'label' holds a string on line 1 but a number on line 3 of .*"
+        r"train\.jsonl: write it the same way on every line",
+    ):
         _classify(tmp_path, lines)
     with pytest.raises(ValueError, match=r"Line 3 of .*train\.jsonl is not valid JSON"):
         _classify(tmp_path, [lines[0], "", "{oops"])
@@ -178,9 +200,26 @@ def test_a_finetuning_run_names_the_line_before_touching_the_model(tmp_path):
     train.write_text('{"text": "good film", "label": "pos"}\n{"text": 3, "label": "neg"}\n')
     finetune = load_script("finetune").main
     with pytest.raises(ValueError, match=r"Line 2 of .*train\.jsonl: column 'text' holds the number 3"):
-        finetune(["--task", "text-classification", "--model_name_or_path", str(tmp_path / "never-loaded"),
-                  "--train_file", str(train), "--validation_split_percentage", "50", "--max_train_samples", "1",
-                  "--output_dir", str(tmp_path / "out"), "--do_train", "--use_cpu", "--report_to", "none"])
+        finetune(
+            [
+                "--task",
+                "text-classification",
+                "--model_name_or_path",
+                str(tmp_path / "never-loaded"),
+                "--train_file",
+                str(train),
+                "--validation_split_percentage",
+                "50",
+                "--max_train_samples",
+                "1",
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--do_train",
+                "--use_cpu",
+                "--report_to",
+                "none",
+            ]
+        )
 
 
 def _multiple_choice(tmp_path, rows, **args):
@@ -200,8 +239,11 @@ def test_multiple_choice_without_ending3_names_the_missing_column(tmp_path):
     rows[2]["label"] = 3
     three = [{k: v for k, v in row.items() if k != "ending3"} for row in rows]
     # Before: three endings were used silently, then "labels outside 0..2". Now the line and the missing column.
-    with pytest.raises(ValueError, match=r"Line 3 of .*swag\.jsonl: label 3 in column 'label' .* Choice 3 would be "
-                                         r"column 'ending3', which the file lacks: add it"):
+    with pytest.raises(
+        ValueError,
+        match=r"Line 3 of .*swag\.jsonl: label 3 in column 'label' .* Choice 3 would be "
+        r"column 'ending3', which the file lacks: add it",
+    ):
         _multiple_choice(tmp_path, three)
     gap = [{k: v for k, v in row.items() if k != "ending2"} for row in rows]
     with pytest.raises(ValueError, match=r"choice columns \['ending0', 'ending1', 'ending3'\] but no \['ending2'\]"):
@@ -218,7 +260,9 @@ def test_token_classification_rows_need_one_tag_per_word(tmp_path):
     path.write_text(json.dumps(NER[0]) + "\n" + json.dumps({"tokens": ["bob", "left"], "ner_tags": ["B-PER"]}) + "\n")
     args = DataArguments(task="token-classification", train_file=str(path))
     raw, sources = read_raw_datasets(args)
-    with pytest.raises(ValueError, match=r"Line 2 of .*: 2 words in 'tokens' but 1 tags in 'ner_tags': give exactly one"):
+    with pytest.raises(
+        ValueError, match=r"Line 2 of .*: 2 words in 'tokens' but 1 tags in 'ner_tags': give exactly one"
+    ):
         get_recipe(args).setup_labels(raw, sources)
     conll = write_conll(tmp_path / "ner.txt", [(["alice", "saw"], ["B-PER", "O"]), (["bob"], ["B-PER"])])
     with open(conll, "a") as handle:
@@ -233,8 +277,9 @@ def test_seq2seq_column_file_errors_name_the_line(tmp_path):
     with pytest.raises(ValueError, match=r"Line 4 of .*pairs\.csv\.gz: column 'target' is empty.*--target_column"):
         load_seq2seq_splits(Seq2SeqDataArguments(train_file=str(path)))
     with pytest.raises(ValueError, match=r"plain-text file, but seq2seq .*parallel text files go in --data_dir"):
-        load_seq2seq_splits(Seq2SeqDataArguments(train_file=str(write(tmp_path / "x.txt", PAIRS[:0] + [{"text": "a"}],
-                                                                            "txt"))))
+        load_seq2seq_splits(
+            Seq2SeqDataArguments(train_file=str(write(tmp_path / "x.txt", PAIRS[:0] + [{"text": "a"}], "txt")))
+        )
 
 
 # --- pretrain.py: an empty corpus, typed config overrides, the denoising options -------------------------------------
@@ -255,7 +300,11 @@ def test_an_empty_corpus_says_so_instead_of_stopiteration(tmp_path, name):
 
 def test_config_overrides_name_the_field_and_the_type(tmp_path):
     assert parse_config_overrides("hidden_size=32,sparse_prediction=true,classifier_dropout=none,rope_theta=5e5") == {
-        "hidden_size": 32, "sparse_prediction": True, "classifier_dropout": None, "rope_theta": 500000.0}
+        "hidden_size": 32,
+        "sparse_prediction": True,
+        "classifier_dropout": None,
+        "rope_theta": 500000.0,
+    }
     cases = {
         "hidden_size=abc": r"hidden_size='abc' is not valid: the SeedformerConfig field 'hidden_size' takes an "
                            r"integer; write e\.g\. hidden_size=256",
@@ -275,8 +324,20 @@ def test_config_overrides_name_the_field_and_the_type(tmp_path):
 
 
 def test_denoising_options_are_command_line_options_the_collators_use(tmp_path):
-    argv = _pretrain_argv(tmp_path, tmp_path / "c.jsonl", "--objective", "span", "--noise_density", "0.3",
-                          "--mean_noise_span_length", "2", "--infill_mask_ratio", "0.4", "--poisson_lambda", "2.5")
+    argv = _pretrain_argv(
+        tmp_path,
+        tmp_path / "c.jsonl",
+        "--objective",
+        "span",
+        "--noise_density",
+        "0.3",
+        "--mean_noise_span_length",
+        "2",
+        "--infill_mask_ratio",
+        "0.4",
+        "--poisson_lambda",
+        "2.5",
+    )
     _, data_args, _ = parse_pretraining_args(argv)  # these flags were "not used" errors before
     tokenizer = make_tokenizer()
     from seedformer.pretraining.denoising import add_sentinel_tokens

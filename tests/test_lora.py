@@ -68,12 +68,33 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
         row["label"] = "neutral"
     train = write_jsonl(tmp_path / "train.jsonl", rows)
     out = tmp_path / "out"
-    results = load_script("finetune").main([
-        "--task", "text-classification", "--model_name_or_path", str(base), "--train_file", str(train),
-        "--validation_split_percentage", "25", "--output_dir", str(out), "--do_train", "--do_eval",
-        "--num_train_epochs", "2", "--learning_rate", "1e-2", "--save_strategy", "no",
-        "--use_lora", "--lora_r", "4", "--merge_lora", *TRAIN_FLAGS,
-    ])
+    results = load_script("finetune").main(
+        [
+            "--task",
+            "text-classification",
+            "--model_name_or_path",
+            str(base),
+            "--train_file",
+            str(train),
+            "--validation_split_percentage",
+            "25",
+            "--output_dir",
+            str(out),
+            "--do_train",
+            "--do_eval",
+            "--num_train_epochs",
+            "2",
+            "--learning_rate",
+            "1e-2",
+            "--save_strategy",
+            "no",
+            "--use_lora",
+            "--lora_r",
+            "4",
+            "--merge_lora",
+            *TRAIN_FLAGS,
+        ]
+    )
     assert "eval_accuracy" in results and results["merged_model"] == str(out / "merged")
     adapter = load_file(out / "adapter_model.safetensors")
     assert any("lora_B" in k for k in adapter) and any("classifier" in k for k in adapter)

@@ -29,12 +29,18 @@ from seedformer import (
     SeedformerForTokenClassification,
     SeedformerModel,
 )
+from seedformer.modeling import SeedformerForReplacedTokenDetection
 
 VARIANTS = {
     "bert_like": {},
     "modern": dict(
-        position_embedding_type="rope", norm_position="pre", norm_type="rms_norm", hidden_act="geglu",
-        attention_bias=False, mlp_bias=False, norm_bias=False,
+        position_embedding_type="rope",
+        norm_position="pre",
+        norm_type="rms_norm",
+        hidden_act="geglu",
+        attention_bias=False,
+        mlp_bias=False,
+        norm_bias=False,
     ),
     "sinusoidal_swiglu": dict(position_embedding_type="sinusoidal", hidden_act="swiglu", norm_position="pre"),
 }
@@ -59,7 +65,9 @@ def head_labels(cls, config, batch):
     if cls is SeedformerForMaskedLM:
         return dict(labels=torch.where(torch.rand(ids.shape) < 0.3, ids, -100))
     if cls is SeedformerForPreTraining:
-        return dict(labels=torch.where(torch.rand(ids.shape) < 0.3, ids, -100), next_sentence_label=torch.tensor([0, 1, 0]))
+        return dict(
+            labels=torch.where(torch.rand(ids.shape) < 0.3, ids, -100), next_sentence_label=torch.tensor([0, 1, 0])
+        )
     if cls in (SeedformerForNextSentencePrediction, SeedformerForSequenceClassification):
         return dict(labels=torch.tensor([0, 1, 1]))
     if cls is SeedformerForTokenClassification:
@@ -124,7 +132,9 @@ def test_output_shapes_and_options():
     torch.testing.assert_close(as_tuple[0][real], out.last_hidden_state[real])
     # inputs_embeds gives the same result as the ids
     embeds = model.get_input_embeddings()(batch["input_ids"])
-    by_embeds = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"])
+    by_embeds = model(
+        inputs_embeds=embeds, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"]
+    )
     torch.testing.assert_close(by_embeds.last_hidden_state[real], out.last_hidden_state[real])
     # explicit position_ids equal to the default
     by_pos = model(**batch, position_ids=torch.arange(L).expand(B, L))
@@ -210,7 +220,9 @@ def test_sparse_prediction_matches_dense_loss():
     sparse = SeedformerForMaskedLM(tiny_config(sparse_prediction=True)).eval()
     sparse.load_state_dict(dense.state_dict())
     batch = make_batch(config)
-    labelled = (torch.rand(batch["input_ids"].shape) < 0.3) & batch["attention_mask"].bool()  # a collator labels real tokens
+    labelled = (torch.rand(batch["input_ids"].shape) < 0.3) & batch[
+        "attention_mask"
+    ].bool()  # a collator labels real tokens
     labels = torch.where(labelled, batch["input_ids"], -100)
     with torch.no_grad():
         d, s = dense(**batch, labels=labels), sparse(**batch, labels=labels)
@@ -310,7 +322,10 @@ def test_encoder_head_loads_from_mlm_checkpoint(tmp_path):
     [
         (lambda c, b: dict(input_ids=b["input_ids"] + c.vocab_size), "outside the vocabulary"),
         (lambda c, b: dict(input_ids=b["input_ids"] - 100), "outside the vocabulary"),
-        (lambda c, b: dict(input_ids=torch.ones(1, c.max_position_embeddings + 1, dtype=torch.long)), "max_position_embeddings"),
+        (
+            lambda c, b: dict(input_ids=torch.ones(1, c.max_position_embeddings + 1, dtype=torch.long)),
+            "max_position_embeddings",
+        ),
         (lambda c, b: dict(input_ids=b["input_ids"], attention_mask=b["attention_mask"][:, :-1]), "attention_mask"),
         (lambda c, b: dict(input_ids=b["input_ids"], token_type_ids=b["token_type_ids"][:2]), "token_type_ids"),
         (lambda c, b: dict(input_ids=b["input_ids"], token_type_ids=b["token_type_ids"] + 5), "type_vocab_size"),
@@ -331,3 +346,128 @@ def test_rope_has_no_length_limit_check():
     config = tiny_config(**VARIANTS["modern"], max_position_embeddings=16)
     model = SeedformerModel(config)
     assert model(input_ids=torch.ones(1, 40, dtype=torch.long)).last_hidden_state.shape == (1, 40, 32)
+
+
+def _items(labels: torch.Tensor) -> int:
+    return int((labels != -100).sum())
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        SeedformerForMaskedLM,
+        SeedformerForNextSentencePrediction,
+        SeedformerForTokenClassification,
+        SeedformerForMultipleChoice,
+        SeedformerForReplacedTokenDetection,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_losses_honour_num_items_in_batch(cls):
+    """One loss style: every head whose loss has one item count sums it and divides by the Trainer's
+    `num_items_in_batch` (gradient accumulation), and says so to the Trainer (`accepts_loss_kwargs`)."""
+    config = tiny_config(num_labels=3)
+    batch = make_batch(config)
+    if cls is SeedformerForMultipleChoice:
+        batch = {k: v[:2].unsqueeze(1).expand(2, C, L).contiguous() for k, v in batch.items()}
+        labels = torch.tensor([1, 0])
+    elif cls is SeedformerForReplacedTokenDetection:
+        labels = (batch["input_ids"] % 2).masked_fill(batch["attention_mask"] == 0, -100)
+    elif cls is SeedformerForNextSentencePrediction:
+        labels = torch.tensor([0, 1, 1])
+    else:
+        labels = head_labels(cls, config, batch)["labels"]
+    model = cls(config).eval()
+    mean = model(**batch, labels=labels).loss
+    summed = model(**batch, labels=labels, num_items_in_batch=torch.tensor(100)).loss
+    torch.testing.assert_close(summed * 100, mean * _items(labels))
+    assert getattr(cls, "accepts_loss_kwargs", True)
+
+
+@pytest.mark.parametrize(
+    "cls", [SeedformerForPreTraining, SeedformerForSequenceClassification], ids=lambda c: c.__name__
+)
+def test_heads_without_one_item_count_tell_the_trainer(cls):
+    """PreTraining (MLM tokens + NSP pairs) and sequence classification (regression / multi-label are batch means)
+    leave the accumulation scaling to the Trainer."""
+    assert cls.accepts_loss_kwargs is False
+
+
+def test_pretraining_loss_is_mlm_plus_nsp_batch_means():
+    config = tiny_config()
+    batch = make_batch(config)
+    labels = head_labels(SeedformerForPreTraining, config, batch)
+    model = SeedformerForPreTraining(config).eval()
+    out = model(**batch, **labels)
+    mlm = torch.nn.functional.cross_entropy(
+        out.prediction_logits.reshape(-1, config.vocab_size), labels["labels"].reshape(-1)
+    )
+    nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits, labels["next_sentence_label"])
+    torch.testing.assert_close(out.loss, mlm + nsp)
+
+
+def test_module_classes_carry_the_model_prefix():
+    """FSDP wrapping, `_no_split_modules` and checkpoint tooling match modules by class name: every Seedformer module
+    class is `Seedformer...`, and `_no_split_modules` names classes the models contain."""
+    from seedformer import SeedformerConfig, SeedformerForConditionalGeneration
+
+    config = tiny_config(position_embedding_type="rope")
+    seq2seq = SeedformerForConditionalGeneration(
+        SeedformerConfig(**{**config.to_diff_dict(), "is_encoder_decoder": True, "decoder_start_token_id": 2})
+    )
+    for model in (SeedformerForPreTraining(config), seq2seq):
+        own = {type(m).__name__ for m in model.modules() if type(m).__module__.startswith("seedformer.")}
+        assert own and all(name.startswith("Seedformer") for name in own), sorted(own)
+        assert set(model._no_split_modules) <= own and "SeedformerEncoderLayer" in model._no_split_modules
+
+
+def test_forward_signatures_take_transformers_kwargs():
+    """As the built-in models: `**kwargs: Unpack[TransformersKwargs]`, which transformers' tooling reads."""
+    import inspect
+    import typing
+
+    from transformers.processing_utils import Unpack
+    from transformers.utils import TransformersKwargs
+
+    from seedformer import SeedformerForConditionalGeneration
+    from seedformer.modeling import SeedformerDecoder, SeedformerSeq2SeqModel
+    from seedformer.modeling.attention import SeedformerCrossAttention, SeedformerSelfAttention
+    from seedformer.modeling.decoder import SeedformerDecoderLayer
+    from seedformer.modeling.layers import SeedformerEncoderLayer
+
+    classes = [
+        *HEADS,
+        SeedformerForMultipleChoice,
+        SeedformerForReplacedTokenDetection,
+        SeedformerModel,
+        SeedformerDecoder,
+        SeedformerSeq2SeqModel,
+        SeedformerForConditionalGeneration,
+        SeedformerEncoderLayer,
+        SeedformerDecoderLayer,
+        SeedformerSelfAttention,
+        SeedformerCrossAttention,
+    ]
+    for cls in classes:
+        forward = inspect.unwrap(cls.forward)
+        (var_keyword,) = [p for p in inspect.signature(forward).parameters.values() if p.kind == p.VAR_KEYWORD]
+        hint = typing.get_type_hints(forward)[var_keyword.name]
+        assert hint == Unpack[TransformersKwargs], (cls.__name__, hint)
+
+
+def test_rope_scaling_comes_from_rope_parameters():
+    """`rope_parameters` goes through transformers' ROPE_INIT_FUNCTIONS: linear scaling by 2 at positions 2k equals
+    plain RoPE at positions k (only relative positions matter), and differs from plain RoPE at the same positions."""
+    variant = VARIANTS["modern"]
+    torch.manual_seed(0)
+    plain = SeedformerModel(tiny_config(**variant), add_pooling_layer=False).eval()
+    scaled = SeedformerModel(
+        tiny_config(**variant, rope_parameters={"rope_type": "linear", "factor": 2.0}), add_pooling_layer=False
+    ).eval()
+    scaled.load_state_dict(plain.state_dict())
+    ids = torch.randint(5, 99, (2, 8))
+    positions = torch.arange(8)[None]
+    with torch.no_grad():
+        expected = plain(input_ids=ids, position_ids=positions).last_hidden_state
+        torch.testing.assert_close(scaled(input_ids=ids, position_ids=2 * positions).last_hidden_state, expected)
+        assert not torch.allclose(scaled(input_ids=ids, position_ids=positions).last_hidden_state, expected, atol=1e-4)

@@ -30,14 +30,24 @@ def ckpts(tmp_path_factory):
     return {
         "base": save_checkpoint(root / "base"),
         "mlm": save_checkpoint(root / "mlm", AutoModelForMaskedLM),
-        "cls": save_checkpoint(root / "cls", AutoModelForSequenceClassification,
-                               id2label={0: "neg", 1: "neutral", 2: "pos"}, label2id={"neg": 0, "neutral": 1, "pos": 2}),
-        "nli": save_checkpoint(root / "nli", AutoModelForSequenceClassification,
-                               id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
-                               label2id={"entailment": 0, "neutral": 1, "contradiction": 2}),
-        "ner": save_checkpoint(root / "ner", AutoModelForTokenClassification,
-                               id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC"},
-                               label2id={"O": 0, "B-PER": 1, "I-PER": 2, "B-LOC": 3}),
+        "cls": save_checkpoint(
+            root / "cls",
+            AutoModelForSequenceClassification,
+            id2label={0: "neg", 1: "neutral", 2: "pos"},
+            label2id={"neg": 0, "neutral": 1, "pos": 2},
+        ),
+        "nli": save_checkpoint(
+            root / "nli",
+            AutoModelForSequenceClassification,
+            id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
+            label2id={"entailment": 0, "neutral": 1, "contradiction": 2},
+        ),
+        "ner": save_checkpoint(
+            root / "ner",
+            AutoModelForTokenClassification,
+            id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC"},
+            label2id={"O": 0, "B-PER": 1, "I-PER": 2, "B-LOC": 3},
+        ),
         "qa": save_checkpoint(root / "qa", AutoModelForQuestionAnswering),
     }
 
@@ -92,7 +102,7 @@ def test_token_classification_with_aggregation(ckpts):
     assert [(r["index"], r["entity"]) for r in raw] == [e for e in expected if 0 < e[0] < len(predicted) - 1]
     for strategy in ("simple", "first", "max"):
         for group in ner(text, aggregation_strategy=strategy):
-            assert group["entity_group"] in {"PER", "LOC"} and text[group["start"]:group["end"]] == group["word"]
+            assert group["entity_group"] in {"PER", "LOC"} and text[group["start"] : group["end"]] == group["word"]
 
 
 # --- extractive question answering --------------------------------------------------------------------------------
@@ -105,8 +115,11 @@ def _brute_force(model, tokenizer, question, context, max_answer_len):
         out = model(**enc)
     start = out.start_logits[0, context_tokens].log_softmax(-1)
     end = out.end_logits[0, context_tokens].log_softmax(-1)
-    best = max(((start[i] + end[j]).item(), i, j) for i in range(len(context_tokens))
-               for j in range(i, min(i + max_answer_len, len(context_tokens))))
+    best = max(
+        ((start[i] + end[j]).item(), i, j)
+        for i in range(len(context_tokens))
+        for j in range(i, min(i + max_answer_len, len(context_tokens)))
+    )
     score, i, j = best
     return np.exp(score), offsets[context_tokens[i]][0], offsets[context_tokens[j]][1]
 
@@ -116,8 +129,9 @@ def test_extractive_qa_pipeline_matches_brute_force(ckpts):
     qa = pipeline("extractive-question-answering", model=str(ckpts["qa"]))
     assert isinstance(qa, ExtractiveQuestionAnsweringPipeline)
     answer = qa(question="who saw it ?", context=CONTEXT, max_answer_len=5)
-    score, start, end = _brute_force(AutoModelForQuestionAnswering.from_pretrained(ckpts["qa"]), make_tokenizer(),
-                                     "who saw it ?", CONTEXT, 5)
+    score, start, end = _brute_force(
+        AutoModelForQuestionAnswering.from_pretrained(ckpts["qa"]), make_tokenizer(), "who saw it ?", CONTEXT, 5
+    )
     assert (answer["start"], answer["end"]) == (start, end)
     assert answer["score"] == pytest.approx(score, rel=1e-4)
     assert answer["answer"] == answer["text"] == CONTEXT[start:end]
@@ -133,7 +147,7 @@ def test_extractive_qa_long_context_and_batches(ckpts):
     assert len(chunks) > 3 and chunks[-1]["is_last"]
     answers = qa(question="who saw it ?", context=long_context, max_seq_len=24, doc_stride=6, top_k=3)
     for a in answers:
-        assert long_context[a["start"]:a["end"]] == a["answer"] and a["answer"]
+        assert long_context[a["start"] : a["end"]] == a["answer"] and a["answer"]
     inputs = [{"question": "who saw it ?", "context": c} for c in (CONTEXT, long_context, "bob saw rome")]
     one_by_one = [qa(x, max_seq_len=24, doc_stride=6) for x in inputs]
     batched = qa(inputs, max_seq_len=24, doc_stride=6, batch_size=4)
@@ -141,7 +155,6 @@ def test_extractive_qa_long_context_and_batches(ckpts):
     np.testing.assert_allclose([a["score"] for a in batched], [a["score"] for a in one_by_one], rtol=1e-4)
     with pytest.raises(ValueError, match="question and a context"):
         qa(question="who ?")
-
 
 
 def test_extractive_qa_last_chunk_shorter(ckpts):
@@ -170,8 +183,22 @@ def test_extract_features_script_npy_and_parquet(tmp_path, ckpts):
     rows = [{"doc": f"d{i}", "text": t} for i, t in enumerate(TEXTS)]
     source = write_jsonl(tmp_path / "texts.jsonl", rows)
     script = load_script("extract_features")
-    script.main(["--model", str(ckpts["base"]), "--input", str(source), "--id_column", "doc", "--output",
-                 str(tmp_path / "emb.npy"), "--pooling", "mean", "--batch_size", "3"])
+    script.main(
+        [
+            "--model",
+            str(ckpts["base"]),
+            "--input",
+            str(source),
+            "--id_column",
+            "doc",
+            "--output",
+            str(tmp_path / "emb.npy"),
+            "--pooling",
+            "mean",
+            "--batch_size",
+            "3",
+        ]
+    )
     embeddings, ids = np.load(tmp_path / "emb.npy"), np.load(tmp_path / "emb.ids.npy")
     assert embeddings.shape == (4, 32) and ids.tolist() == ["d0", "d1", "d2", "d3"]
     model, tokenizer = AutoModel.from_pretrained(ckpts["base"]), make_tokenizer()
@@ -182,8 +209,19 @@ def test_extract_features_script_npy_and_parquet(tmp_path, ckpts):
 
     import pyarrow.parquet as pq
 
-    script.main(["--model", str(ckpts["base"]), "--input", str(source), "--output", str(tmp_path / "emb.parquet"),
-                 "--pooling", "cls", "--normalize"])
+    script.main(
+        [
+            "--model",
+            str(ckpts["base"]),
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "emb.parquet"),
+            "--pooling",
+            "cls",
+            "--normalize",
+        ]
+    )
     table = pq.read_table(tmp_path / "emb.parquet").to_pydict()
     vectors = np.array(table["embedding"])
     assert table["id"] == [0, 1, 2, 3] and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -204,14 +242,21 @@ def test_sentence_transformers_wraps_a_seedformer_checkpoint(ckpts):
 def test_extractive_qa_serves_a_bert_checkpoint_too(tmp_path):
     from transformers import BertConfig, BertForQuestionAnswering
 
-    config = BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-                        intermediate_size=37, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
     BertForQuestionAnswering(config).save_pretrained(tmp_path)
     make_tokenizer().save_pretrained(tmp_path)
     qa = pipeline("extractive-question-answering", model=str(tmp_path))
     answer = qa(question="who saw it ?", context=CONTEXT, max_answer_len=5)
-    score, start, end = _brute_force(BertForQuestionAnswering.from_pretrained(tmp_path), make_tokenizer(),
-                                     "who saw it ?", CONTEXT, 5)
+    score, start, end = _brute_force(
+        BertForQuestionAnswering.from_pretrained(tmp_path), make_tokenizer(), "who saw it ?", CONTEXT, 5
+    )
     assert (answer["start"], answer["end"]) == (start, end) and answer["score"] == pytest.approx(score, rel=1e-4)
 
 
@@ -223,6 +268,7 @@ def minilm_qa():
     from transformers import AutoTokenizer
 
     from seedformer import SeedformerForQuestionAnswering
+
     tokenizer = AutoTokenizer.from_pretrained(gt.get_model_path())
     torch.manual_seed(0)
     config = tiny_config(vocab_size=tokenizer.vocab_size, max_position_embeddings=512)
@@ -238,7 +284,13 @@ def _windows(tokenizer, question, context, max_seq_len, doc_stride):
     room = max_seq_len - len(q_ids) - 3
     windows, first = [], 0
     while True:
-        ids = [tokenizer.cls_token_id, *q_ids, tokenizer.sep_token_id, *c_ids[first : first + room], tokenizer.sep_token_id]
+        ids = [
+            tokenizer.cls_token_id,
+            *q_ids,
+            tokenizer.sep_token_id,
+            *c_ids[first : first + room],
+            tokenizer.sep_token_id,
+        ]
         types = [0] * (len(q_ids) + 2) + [1] * (len(ids) - len(q_ids) - 2)
         windows.append((ids, types, c_offsets[first : first + room]))
         if first + room >= len(c_ids):
@@ -271,7 +323,9 @@ def _words(n, seed):
 
 @pytest.mark.parametrize("max_seq_len, doc_stride", [(None, None), (32, 8)], ids=["default-384-128", "small-32-8"])
 @pytest.mark.parametrize("batch_size", [1, 8])
-def test_extractive_qa_long_contexts_match_brute_force_over_all_windows(minilm_qa, max_seq_len, doc_stride, batch_size):
+def test_extractive_qa_long_contexts_match_brute_force_over_all_windows(
+    minilm_qa, max_seq_len, doc_stride, batch_size
+):
     """Contexts of one to many chunks, whose last chunk is shorter (this crashed: one tensor of unequal windows)."""
     model, tokenizer = minilm_qa
     qa = pipeline("extractive-question-answering", model=model, tokenizer=tokenizer)

@@ -95,7 +95,9 @@ def test_corpus_formats_blank_lines_and_errors(tmp_path, corpus):
     datasets.Dataset.from_dict({"body": docs}).to_csv(tmp_path / "c.csv", index=False)
     datasets.Dataset.from_dict({"body": docs}).to_parquet(tmp_path / "c.parquet")
     for name, column in (("c.txt", "text"), ("c.csv", "body"), ("c.parquet", "body")):
-        split = load_corpus(train_file=str(tmp_path / name), text_column=column, validation_split_percentage=0)["train"]
+        split = load_corpus(train_file=str(tmp_path / name), text_column=column, validation_split_percentage=0)[
+            "train"
+        ]
         assert [t.strip() for t in split[column]] == ["first doc. second sentence.", "third doc"], name
     splits = load_corpus(train_file=corpus["train_file"], validation_split_percentage=10)
     assert len(splits["train"]) + len(splits["validation"]) == len(corpus["docs"])
@@ -153,7 +155,9 @@ def test_whole_word_masking_masks_whole_words(algorithm):
     truth = _true_words(tok, docs, 48)
     assert len(truth) == len(blocks) and any(len(g) > 1 for g in truth[0])  # there are multi-token words to test
 
-    collator = DataCollatorForLanguageModeling(tok, whole_word_mask=True, mlm_probability=0.3, mask_replace_prob=1.0, random_replace_prob=0.0)
+    collator = DataCollatorForLanguageModeling(
+        tok, whole_word_mask=True, mlm_probability=0.3, mask_replace_prob=1.0, random_replace_prob=0.0
+    )
     torch.manual_seed(0)
     batch = collator([blocks[i] for i in range(len(blocks))])
     masked = batch["labels"] != -100
@@ -171,7 +175,9 @@ def test_whole_word_masking_masks_whole_words(algorithm):
     # ("new word where start != previous end") sees far fewer words than the tokenizer has.
     enc = tok(docs[0], return_offsets_mapping=True, return_special_tokens_mask=True)
     offsets = np.array([enc["offset_mapping"]])
-    word_ids, _ = DataCollatorForLanguageModeling._calc_word_ids_and_prob_mask(offsets, np.array([enc["special_tokens_mask"]]))
+    word_ids, _ = DataCollatorForLanguageModeling._calc_word_ids_and_prob_mask(
+        offsets, np.array([enc["special_tokens_mask"]])
+    )
     n_char_words = word_ids.max()
     n_real_words = max(w for w in enc.word_ids() if w is not None) + 1
     if algorithm == "unigram":
@@ -223,8 +229,12 @@ def test_nsp_pairs_are_document_aware_and_balanced(corpus):
     assert np.mean(random_follows) < 0.1
     assert np.mean(lengths) > 0.75 * 48  # segments are filled up to the target length (short ones 10% of the time)
 
-    no_short = build_nsp_pairs(datasets.Dataset.from_dict({"text": docs}), tok, 48, short_seq_prob=0.0, seed=0, load_from_cache_file=False)
-    all_short = build_nsp_pairs(datasets.Dataset.from_dict({"text": docs}), tok, 48, short_seq_prob=1.0, seed=0, load_from_cache_file=False)
+    no_short = build_nsp_pairs(
+        datasets.Dataset.from_dict({"text": docs}), tok, 48, short_seq_prob=0.0, seed=0, load_from_cache_file=False
+    )
+    all_short = build_nsp_pairs(
+        datasets.Dataset.from_dict({"text": docs}), tok, 48, short_seq_prob=1.0, seed=0, load_from_cache_file=False
+    )
     assert np.mean([len(x) for x in all_short["input_ids"]]) < np.mean([len(x) for x in no_short["input_ids"]]) - 5
 
 
@@ -245,7 +255,9 @@ def test_metrics_dense_and_sparse_logits_agree():
     sparse = preprocess_logits_for_metrics((logits[labels != -100], nsp_logits), (labels, nsp_labels))
     for x, y in zip(dense, sparse):
         torch.testing.assert_close(x, y)
-    metrics = PretrainingMetrics()(EvalPrediction(predictions=[t.numpy() for t in dense], label_ids=(labels.numpy(), nsp_labels.numpy())))
+    metrics = PretrainingMetrics()(
+        EvalPrediction(predictions=[t.numpy() for t in dense], label_ids=(labels.numpy(), nsp_labels.numpy()))
+    )
     expected_nll = torch.nn.functional.cross_entropy(logits[labels != -100], labels[labels != -100]).item()
     assert metrics["mlm_loss"] == pytest.approx(expected_nll, rel=1e-5)
     assert metrics["perplexity"] == pytest.approx(np.exp(expected_nll), rel=1e-5)
@@ -273,7 +285,13 @@ def test_objective_registry():
 @pytest.mark.parametrize("objective", ["mlm", "wwm", "mlm_nsp"])
 def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
     steps = "40" if objective == "mlm" else "15"
-    metrics = pretrain(*parse(run_args(corpus, tmp_path / objective, "--objective", objective, "--do_train", "--do_eval", "--max_steps", steps)))
+    metrics = pretrain(
+        *parse(
+            run_args(
+                corpus, tmp_path / objective, "--objective", objective, "--do_train", "--do_eval", "--max_steps", steps
+            )
+        )
+    )
     logged = losses(metrics["log_history"])
     assert metrics["global_step"] == int(steps)
     first, last = logged[min(logged)], logged[max(logged)]
@@ -291,7 +309,9 @@ def test_tiny_run_loss_goes_down(corpus, tmp_path, objective):
 
 
 def test_streaming_run(corpus, tmp_path):
-    metrics = pretrain(*parse(run_args(corpus, tmp_path, "--streaming", "--do_train", "--max_steps", "6", "--max_eval_samples", "10")))
+    metrics = pretrain(
+        *parse(run_args(corpus, tmp_path, "--streaming", "--do_train", "--max_steps", "6", "--max_eval_samples", "10"))
+    )
     assert metrics["global_step"] == 6
     with pytest.raises(ValueError, match="set --max_steps"):
         pretrain(*parse(run_args(corpus, tmp_path / "x", "--streaming", "--do_train")))
@@ -303,9 +323,15 @@ def test_bad_input_fails_before_training(corpus, tmp_path):
     cases = [
         (["--train_file", str(empty)], "no non-blank text|empty"),
         (["--text_column", "review"], "Text column 'review' not found"),
-        (["--config_overrides", TINY_MODEL + ",vocab_size=50"], "tokenizer has .* tokens but the model's vocab_size is 50"),
+        (
+            ["--config_overrides", TINY_MODEL + ",vocab_size=50"],
+            "tokenizer has .* tokens but the model's vocab_size is 50",
+        ),
         # learned absolute positions (bert_like; the default cpu_small preset is rotary, without a length limit)
-        (["--preset", "bert_like", "--max_seq_length", "128"], "max_seq_length=128 exceeds the model's max_position_embeddings=64"),
+        (
+            ["--preset", "bert_like", "--max_seq_length", "128"],
+            "max_seq_length=128 exceeds the model's max_position_embeddings=64",
+        ),
         (["--config_overrides", TINY_MODEL + ",type_vocab_size=1", "--objective", "mlm_nsp"], "type_vocab_size >= 2"),
     ]
     for extra, message in cases:
@@ -361,7 +387,9 @@ def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     resumed = pretrain(*parse(run_args(corpus, out, *extra)))  # same command: auto-resume
     assert resumed["global_step"] == clean["global_step"] == 30
     clean_losses, resumed_losses = losses(clean["log_history"]), losses(resumed["log_history"])
-    print(f"killed after checkpoint-{killed_at}; loss at step 30: clean {clean_losses[30]}, resumed {resumed_losses[30]}")
+    print(
+        f"killed after checkpoint-{killed_at}; loss at step 30: clean {clean_losses[30]}, resumed {resumed_losses[30]}"
+    )
     # Masks are seeded per batch and the Trainer restores data position, optimizer, scheduler and RNG (dropout):
     # the resumed run is the uninterrupted one, up to float summation order.
     assert resumed_losses[30] == pytest.approx(clean_losses[30], rel=1e-4)
@@ -379,7 +407,16 @@ def test_two_process_ddp_launch(corpus, tmp_path, launcher):
     if launcher == "torchrun":
         head = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
     else:
-        head = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", port]
+        head = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--main_process_port",
+            port,
+        ]
     cmd = [*head, PRETRAIN, *run_args(corpus, out, "--do_train", "--max_steps", "4", "--per_device_train_batch_size", "4",
                                       "--ddp_backend", "gloo", "--save_strategy", "no", "--log_level", "info")]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -441,7 +478,9 @@ def test_batch_seeded_masking_is_reproducible(corpus):
     from seedformer.pretraining.objectives import _mlm_collator
 
     tok = corpus["tok"]
-    blocks = build_mlm_blocks(datasets.Dataset.from_dict({"text": corpus["docs"]}), tok, 32, load_from_cache_file=False)
+    blocks = build_mlm_blocks(
+        datasets.Dataset.from_dict({"text": corpus["docs"]}), tok, 32, load_from_cache_file=False
+    )
     rows = [blocks[i] for i in range(8)]
     collator = _mlm_collator(tok, DataArguments())
     assert isinstance(collator, BatchSeededMaskingCollator)
@@ -467,13 +506,20 @@ def test_continue_pretraining_from_checkpoint(corpus, tmp_path):
     start = AutoModelForMaskedLM.from_pretrained(first).seedformer.embeddings.word_embeddings.weight.detach().clone()
     for objective in ("mlm", "mlm_nsp"):
         out = tmp_path / objective
-        argv = run_args(corpus, out, "--objective", objective, "--do_train", "--max_steps", "2", "--save_strategy", "no")
-        argv[argv.index("--tokenizer_name") : argv.index("--tokenizer_name") + 2] = ["--model_name_or_path", str(first)]
+        argv = run_args(
+            corpus, out, "--objective", objective, "--do_train", "--max_steps", "2", "--save_strategy", "no"
+        )
+        argv[argv.index("--tokenizer_name") : argv.index("--tokenizer_name") + 2] = [
+            "--model_name_or_path",
+            str(first),
+        ]
         argv[argv.index("--config_overrides") : argv.index("--config_overrides") + 2] = []
         assert pretrain(*parse(argv))["global_step"] == 2
         after = AutoModelForMaskedLM.from_pretrained(out).seedformer.embeddings.word_embeddings.weight
         assert after.shape == start.shape and not torch.equal(after, start)  # trained further ...
-        assert (after - start).abs().max() < 0.01  # ... from the checkpoint (2 Adam steps of lr 2e-3), not from scratch
+        assert (
+            after - start
+        ).abs().max() < 0.01  # ... from the checkpoint (2 Adam steps of lr 2e-3), not from scratch
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -486,10 +532,17 @@ def test_cpu_small_preset_round_trips_and_recipe_fills_only_defaults(tmp_path):
     from seedformer.pretraining.recipes import RECIPES, apply_recipe
 
     config = SeedformerConfig.cpu_small(vocab_size=8192)
-    assert (config.hidden_size, config.num_hidden_layers, config.position_embedding_type, config.sparse_prediction) == (128, 4, "rope", True)
+    assert (
+        config.hidden_size,
+        config.num_hidden_layers,
+        config.position_embedding_type,
+        config.sparse_prediction,
+    ) == (128, 4, "rope", True)
     config.save_pretrained(tmp_path)
     loaded = AutoConfig.from_pretrained(tmp_path).to_dict()
-    assert {k: v for k, v in loaded.items() if k != "_name_or_path"} == {k: v for k, v in config.to_dict().items() if k != "_name_or_path"}
+    assert {k: v for k, v in loaded.items() if k != "_name_or_path"} == {
+        k: v for k, v in config.to_dict().items() if k != "_name_or_path"
+    }
 
     argv = ["--output_dir", str(tmp_path / "o"), "--learning_rate", "1e-3", "--per_device_train_batch_size", "8"]
     model_args, data_args, training_args = parse(argv)
@@ -501,7 +554,11 @@ def test_cpu_small_preset_round_trips_and_recipe_fills_only_defaults(tmp_path):
     assert apply_recipe(model_args, data_args, training_args) is RECIPES["cpu_small"]  # already applied: unchanged
     assert training_args.per_device_train_batch_size == 8
     # Python callers with hand-built dataclasses: the recipe fills the fields left at their defaults
-    model_args, data_args, training_args = ModelArguments(), DataArguments(), PretrainingArguments(output_dir=str(tmp_path))
+    model_args, data_args, training_args = (
+        ModelArguments(),
+        DataArguments(),
+        PretrainingArguments(output_dir=str(tmp_path)),
+    )
     assert apply_recipe(model_args, data_args, training_args) is RECIPES["cpu_small"]
     assert training_args.per_device_train_batch_size == 16 and data_args.mlm_probability == 0.3
     model_args, data_args, training_args = parse(["--output_dir", "o", "--model_name_or_path", str(tmp_path)])
@@ -556,4 +613,10 @@ def test_linear_probe_is_logged_during_pretraining(corpus, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"review": "x", "label": 1}) + "\n")
     with pytest.raises(ValueError, match="lacks the column"):
-        pretrain(*parse(run_args(corpus, tmp_path / "bad", "--do_train", "--do_eval", "--max_steps", "1", "--probe_file", str(bad))))
+        pretrain(
+            *parse(
+                run_args(
+                    corpus, tmp_path / "bad", "--do_train", "--do_eval", "--max_steps", "1", "--probe_file", str(bad)
+                )
+            )
+        )

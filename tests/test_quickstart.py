@@ -15,15 +15,41 @@ REPO = Path(__file__).resolve().parents[1]
 def test_quickstart_end_to_end(tmp_path):
     out = tmp_path / "qs"
     command = [
-        sys.executable, str(REPO / "scripts" / "quickstart.py"), "--output_dir", str(out),
-        "--max_examples", "200", "--vocab_size", "300", "--max_seq_length", "48", "--hidden_size", "32",
-        "--num_hidden_layers", "1", "--num_attention_heads", "2", "--intermediate_size", "64",
-        "--pretrain_steps", "30", "--finetune_epochs", "6", "--finetune_learning_rate", "3e-3",
+        sys.executable,
+        str(REPO / "scripts" / "quickstart.py"),
+        "--output_dir",
+        str(out),
+        "--max_examples",
+        "200",
+        "--vocab_size",
+        "300",
+        "--max_seq_length",
+        "48",
+        "--hidden_size",
+        "32",
+        "--num_hidden_layers",
+        "1",
+        "--num_attention_heads",
+        "2",
+        "--intermediate_size",
+        "64",
+        "--pretrain_steps",
+        "30",
+        "--finetune_epochs",
+        "6",
+        "--finetune_learning_rate",
+        "3e-3",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert [s["stage"] for s in summary["stages"]] == ["data", "tokenizer", "pretraining", "finetuning", "reload + pipeline"]
+    assert [s["stage"] for s in summary["stages"]] == [
+        "data",
+        "tokenizer",
+        "pretraining",
+        "finetuning",
+        "reload + pipeline",
+    ]
     # pretraining made progress and the classifier learned the (easy) embedded task
     state = json.loads((out / "pretrained" / "trainer_state.json").read_text())
     losses = [h["loss"] for h in state["log_history"] if "loss" in h]

@@ -53,7 +53,11 @@ def run_isolated(script: str, cwd: Path, **env_overrides: str) -> str:
     env.update(env_overrides)
     proc = subprocess.run(
         [sys.executable, "-I", "-S", "-c", ISOLATED_PRELUDE + textwrap.dedent(script)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"isolated process failed:\n{proc.stdout}\n{proc.stderr[-6000:]}"
     return proc.stdout
@@ -72,8 +76,14 @@ def tiny_tokenizer():
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )
     return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=64, model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 
@@ -94,8 +104,15 @@ def output_tensors(output) -> dict[str, torch.Tensor]:
 # A small sparse-free config that exercises rotary positions, pre-norm and a gated FFN in the exported code too.
 CONFIGS = {
     "bert": lambda: tiny_config(),
-    "modern": lambda: tiny_config(position_embedding_type="rope", norm_position="pre", norm_type="rms_norm",
-                                  hidden_act="geglu", attention_bias=False, mlp_bias=False, norm_bias=False),
+    "modern": lambda: tiny_config(
+        position_embedding_type="rope",
+        norm_position="pre",
+        norm_type="rms_norm",
+        hidden_act="geglu",
+        attention_bias=False,
+        mlp_bias=False,
+        norm_bias=False,
+    ),
 }
 
 
@@ -258,7 +275,9 @@ def test_generator_check_command_reports_stale_files(tmp_path, monkeypatch, caps
     stale_dir = tmp_path / "remote_code"
     generate_remote_code.write(stale_dir)
     assert stale_files(stale_dir) == []
-    (stale_dir / "modeling_seedformer.py").write_text((stale_dir / "modeling_seedformer.py").read_text() + "# edited\n")
+    (stale_dir / "modeling_seedformer.py").write_text(
+        (stale_dir / "modeling_seedformer.py").read_text() + "# edited\n"
+    )
     (stale_dir / "leftover.py").write_text("")
     monkeypatch.setattr(generate_remote_code, "REMOTE_CODE_DIR", stale_dir)
     assert generate_remote_code.main(["--check"]) == 1
@@ -387,7 +406,10 @@ __all__ = ["ToyModel"]
 
 def _toy_tree(root: Path, modeling: str = TOY_MODELING) -> Path:
     for sub, files in {
-        "configuration": {"configuration_toy.py": TOY_CONFIG, "__init__.py": "from .configuration_toy import Registrable, ToyConfig\n"},
+        "configuration": {
+            "configuration_toy.py": TOY_CONFIG,
+            "__init__.py": "from .configuration_toy import Registrable, ToyConfig\n",
+        },
         "modeling": {"layers.py": TOY_LAYERS, "modeling_toy.py": modeling, "__init__.py": ""},
     }.items():
         (root / sub).mkdir(parents=True)
@@ -397,7 +419,11 @@ def _toy_tree(root: Path, modeling: str = TOY_MODELING) -> Path:
 
 
 def test_generator_flattens_a_source_tree_into_importable_sibling_files(tmp_path):
-    files = generate(_toy_tree(tmp_path / "src"), auto_classes={"AutoConfig": "ToyConfig", "AutoModel": "ToyModel"}, model_type="toy")
+    files = generate(
+        _toy_tree(tmp_path / "src"),
+        auto_classes={"AutoConfig": "ToyConfig", "AutoModel": "ToyModel"},
+        model_type="toy",
+    )
     assert set(files) == {"configuration_toy.py", "modeling_toy.py"}
     modeling = files["modeling_toy.py"]
     # Package imports become one sibling import; external ones are hoisted once; the hub hook is left out.
@@ -414,9 +440,16 @@ def test_generator_flattens_a_source_tree_into_importable_sibling_files(tmp_path
     for name, text in files.items():
         (bundle / name).write_text(text)
     out = subprocess.run(
-        [sys.executable, "-c", "from toybundle.modeling_toy import ToyModel, Registrable; "
-         "print(ToyModel().forward(3), ToyModel.load(), sorted(Registrable.registered.items()))"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from toybundle.modeling_toy import ToyModel, Registrable; "
+            "print(ToyModel().forward(3), ToyModel.load(), sorted(Registrable.registered.items()))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.split(" ", 1)[0] == "6.0" and "[('ToyConfig', 'AutoConfig'), ('ToyModel', 'AutoModel')]" in out
 
@@ -424,12 +457,24 @@ def test_generator_flattens_a_source_tree_into_importable_sibling_files(tmp_path
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (("from .layers import double\n", "from .layers import double\nfrom ..hub.export import x\n"), "at module level"),
+        (
+            ("from .layers import double\n", "from .layers import double\nfrom ..hub.export import x\n"),
+            "at module level",
+        ),
         (("from .layers import double\n", "from . import layers\n"), "cannot be flattened"),
         (("from .layers import double\n", "from .layers import double as twice\n"), "under their own name"),
         (("class ToyModel(", "def double(x):\n    return x\n\n\nclass ToyModel("), "defined in both"),
-        (("    def forward(self, x):\n", "    def forward(self, x):\n        from .layers import double\n"), "inside a block"),
-        (("from collections import OrderedDict\n", "from collections import OrderedDict\nfrom json import dumps as double\n"), "two things"),
+        (
+            ("    def forward(self, x):\n", "    def forward(self, x):\n        from .layers import double\n"),
+            "inside a block",
+        ),
+        (
+            (
+                "from collections import OrderedDict\n",
+                "from collections import OrderedDict\nfrom json import dumps as double\n",
+            ),
+            "two things",
+        ),
         (("from __future__ import annotations\n", ""), "disagree on `from __future__`"),
     ],
 )

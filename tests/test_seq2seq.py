@@ -44,9 +44,17 @@ PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
 def s2s_config(**overrides):
     # An untied head with initializer_range 0.1: a random model whose greedy outputs vary from step to step (with the
     # default tied head a random model repeats one token, and cached-vs-uncached comparisons would prove little).
-    kwargs = dict(is_encoder_decoder=True, decoder_start_token_id=CLS, bos_token_id=CLS, eos_token_id=SEP,
-                  decoder_layers=3, decoder_attention_heads=2, decoder_ffn_dim=41, initializer_range=0.1,
-                  tie_word_embeddings=False)
+    kwargs = dict(
+        is_encoder_decoder=True,
+        decoder_start_token_id=CLS,
+        bos_token_id=CLS,
+        eos_token_id=SEP,
+        decoder_layers=3,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=41,
+        initializer_range=0.1,
+        tie_word_embeddings=False,
+    )
     kwargs.update(overrides)
     return tiny_config(**kwargs)
 
@@ -66,10 +74,19 @@ def word_tokenizer(words):
     vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)]
+    )
     tok.decoder = decoders.WordPiece()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -80,9 +97,22 @@ def test_cached_and_uncached_greedy_agree_with_teacher_forcing(preset):
     from seedformer import SeedformerConfig
 
     base = s2s_config().to_dict()
-    keep = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-            "max_position_embeddings", "is_encoder_decoder", "decoder_start_token_id", "bos_token_id", "eos_token_id",
-            "decoder_layers", "decoder_ffn_dim", "initializer_range", "tie_word_embeddings")
+    keep = (
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+        "is_encoder_decoder",
+        "decoder_start_token_id",
+        "bos_token_id",
+        "eos_token_id",
+        "decoder_layers",
+        "decoder_ffn_dim",
+        "initializer_range",
+        "tie_word_embeddings",
+    )
     config = getattr(SeedformerConfig, preset)(**{k: base[k] for k in keep})
     model = SeedformerForConditionalGeneration(config).eval()
     ids, mask = source_batch()
@@ -109,8 +139,13 @@ def test_manual_decoding_with_the_cache_under_either_name(cache_kwarg):
         encoder_outputs = model.get_encoder()(ids, attention_mask=mask)
         cache, steps = None, []
         for t in range(target.shape[1]):
-            out = model(encoder_outputs=encoder_outputs, attention_mask=mask, decoder_input_ids=target[:, t : t + 1],
-                        use_cache=True, **{cache_kwarg: cache})
+            out = model(
+                encoder_outputs=encoder_outputs,
+                attention_mask=mask,
+                decoder_input_ids=target[:, t : t + 1],
+                use_cache=True,
+                **{cache_kwarg: cache},
+            )
             cache = getattr(out, CACHE_FIELD)  # the output field follows the installed transformers' name
             steps.append(out.logits)
     assert cache is not None and cache.get_seq_length() == target.shape[1]
@@ -141,15 +176,24 @@ def test_beam_search_sampling_and_return_sequences_shapes():
     ids, mask = source_batch(batch=2)
     beams = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=7, num_beams=4, num_return_sequences=3)
     assert beams.shape == (6, 8) and (beams[:, 0] == CLS).all()
-    scored = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=7, num_beams=4, num_return_sequences=2,
-                            return_dict_in_generate=True, output_scores=True)
+    scored = model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=7,
+        num_beams=4,
+        num_return_sequences=2,
+        return_dict_in_generate=True,
+        output_scores=True,
+    )
     assert scored.sequences_scores.shape == (4,)
-    sampled = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=5, do_sample=True, top_k=10,
-                             num_return_sequences=3)
+    sampled = model.generate(
+        input_ids=ids, attention_mask=mask, max_new_tokens=5, do_sample=True, top_k=10, num_return_sequences=3
+    )
     assert sampled.shape == (6, 6)
     torch.manual_seed(1)
-    again = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=5, do_sample=True, top_k=10,
-                           num_return_sequences=3)
+    again = model.generate(
+        input_ids=ids, attention_mask=mask, max_new_tokens=5, do_sample=True, top_k=10, num_return_sequences=3
+    )
     assert not torch.equal(sampled, again)  # sampling samples
 
 
@@ -177,8 +221,13 @@ def test_recorded_outputs_and_gradient_checkpointing():
     config = s2s_config()
     model = SeedformerForConditionalGeneration._from_config(config, attn_implementation="eager").eval()
     ids, mask = source_batch()
-    out = model(input_ids=ids, attention_mask=mask, decoder_input_ids=ids[:, :4], output_hidden_states=True,
-                output_attentions=True)
+    out = model(
+        input_ids=ids,
+        attention_mask=mask,
+        decoder_input_ids=ids[:, :4],
+        output_hidden_states=True,
+        output_attentions=True,
+    )
     assert len(out.encoder_hidden_states) == config.num_hidden_layers + 1
     assert len(out.decoder_hidden_states) == config.decoder_layers + 1
     assert out.decoder_attentions[0].shape == (3, config.decoder_attention_heads, 4, 4)
@@ -204,8 +253,10 @@ def test_tied_embeddings_save_reload_and_bare_model(tmp_path):
     ids, mask = source_batch()
     dec = torch.randint(5, 99, (3, 6))
     with torch.no_grad():
-        torch.testing.assert_close(reloaded(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits,
-                                   model(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits)
+        torch.testing.assert_close(
+            reloaded(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits,
+            model(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits,
+        )
         bare = SeedformerSeq2SeqModel.from_pretrained(tmp_path).eval()
         hidden = bare(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).last_hidden_state
         logits = reloaded.lm_head(hidden) + reloaded.final_logits_bias
@@ -274,18 +325,36 @@ def copy_task(tmp_path_factory):
 @pytest.mark.slow
 def test_copy_task_trains_with_seq2seq_trainer_and_generates(copy_task, tmp_path):
     tokenizer = word_tokenizer(WORDS)
-    data_args = Seq2SeqDataArguments(data_dir=str(copy_task), source_lang="src", target_lang="tgt",
-                                     max_source_length=16, max_target_length=16)
+    data_args = Seq2SeqDataArguments(
+        data_dir=str(copy_task), source_lang="src", target_lang="tgt", max_source_length=16, max_target_length=16
+    )
     from seedformer.finetuning.seq2seq import load_seq2seq_splits
 
     data = load_seq2seq_splits(data_args)
-    model_args = Seq2SeqModelArguments(hidden_size=64, num_hidden_layers=2, decoder_layers=2, num_attention_heads=4,
-                                       intermediate_size=128, dropout=0.0)
+    model_args = Seq2SeqModelArguments(
+        hidden_size=64,
+        num_hidden_layers=2,
+        decoder_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        dropout=0.0,
+    )
     model = build_seq2seq_model(model_args, tokenizer, max_positions=16)
     args = Seq2SeqTrainingArguments(
-        output_dir=str(tmp_path), max_steps=150, per_device_train_batch_size=32, learning_rate=5e-3, warmup_steps=15,
-        predict_with_generate=True, generation_max_length=16, per_device_eval_batch_size=40, use_cpu=True,
-        report_to="none", logging_steps=20, save_strategy="no", seed=0, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        max_steps=150,
+        per_device_train_batch_size=32,
+        learning_rate=5e-3,
+        warmup_steps=15,
+        predict_with_generate=True,
+        generation_max_length=16,
+        per_device_eval_batch_size=40,
+        use_cpu=True,
+        report_to="none",
+        logging_steps=20,
+        save_strategy="no",
+        seed=0,
+        disable_tqdm=True,
     )
     trainer = build_seq2seq_trainer(model, tokenizer, data, data_args, args)
     trainer.train()
@@ -359,7 +428,10 @@ def test_finetune_seq2seq_script_on_multi30k(shared_data, tmp_path):
         "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--use_cpu", "--report_to", "none",
         "--save_strategy", "no", "--disable_tqdm", "true",
     ])  # fmt: skip
-    assert "eval_bleu" in again and AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "mt2").config.vocab_size == reloaded.config.vocab_size
+    assert (
+        "eval_bleu" in again
+        and AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "mt2").config.vocab_size == reloaded.config.vocab_size
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -415,7 +487,9 @@ def test_text_infilling_masks_spans_and_targets_the_original():
         assert all(not (a == MASK and b == MASK) for a, b in zip(source, source[1:]))  # one mask per span
         kept += len(source) - 1 - source.count(MASK)
     assert 0.6 < kept / (60 * 20) < 0.8  # ~30% of the tokens masked (insertions mask none)
-    again = DataCollatorForTextInfilling(tokenizer, seed=0)([tokenizer(t, return_special_tokens_mask=True) for t in texts])
+    again = DataCollatorForTextInfilling(tokenizer, seed=0)(
+        [tokenizer(t, return_special_tokens_mask=True) for t in texts]
+    )
     assert torch.equal(again["input_ids"], batch["input_ids"])
 
 
@@ -441,7 +515,9 @@ def test_pretrain_script_denoising_objectives(tmp_path, objective):
         "--max_steps", "30", "--per_device_train_batch_size", "16", "--learning_rate", "3e-3", "--warmup_steps", "0",
         "--logging_steps", "5", "--use_cpu", "--report_to", "none", "--seed", "0", "--disable_tqdm", "true",
     ]  # fmt: skip
-    metrics = pretrain(*HfArgumentParser((ModelArguments, DataArguments, PretrainingArguments)).parse_args_into_dataclasses(argv))
+    metrics = pretrain(
+        *HfArgumentParser((ModelArguments, DataArguments, PretrainingArguments)).parse_args_into_dataclasses(argv)
+    )
     logged = [e["loss"] for e in metrics["log_history"] if "loss" in e]
     assert logged[-1] < logged[0] - 0.5, logged
     model = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "out")
@@ -462,7 +538,9 @@ def test_bleu_and_rouge_metrics_match_their_libraries():
     bleu = load_metric("bleu").compute(predictions=predictions, references=references)
     expected = sacrebleu.corpus_bleu(predictions, [references], smooth_method="none")
     assert bleu["bleu"] == pytest.approx(expected.score / 100) and 0 < bleu["bleu"] < 1
-    assert load_metric("bleu").compute(predictions=references, references=[[r] for r in references])["bleu"] == pytest.approx(1.0)
+    assert load_metric("bleu").compute(predictions=references, references=[[r] for r in references])[
+        "bleu"
+    ] == pytest.approx(1.0)
     rouge = load_metric("rouge").compute(predictions=predictions, references=references)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"])
     for name in ("rouge1", "rougeL"):
@@ -485,7 +563,9 @@ def test_run_bleu_is_corpus_bleu_x100_of_the_decoded_text():
     labels = np.array(tokenizer(refs, padding=True)["input_ids"])
     labels = np.where(labels == tokenizer.pad_token_id, -100, labels)
     compute = make_compute_metrics(tokenizer)
-    perfect = compute(EvalPrediction(predictions=np.where(labels < 0, tokenizer.pad_token_id, labels), label_ids=labels))
+    perfect = compute(
+        EvalPrediction(predictions=np.where(labels < 0, tokenizer.pad_token_id, labels), label_ids=labels)
+    )
     assert perfect["bleu"] == pytest.approx(100) and perfect["rouge1"] == pytest.approx(100)
     predictions = np.array(tokenizer(hyps, padding=True)["input_ids"])
     partial = compute(EvalPrediction(predictions=predictions, label_ids=labels))
@@ -512,7 +592,9 @@ def test_time_budget_callback_stops_training(tmp_path):
     from seedformer.finetuning.seq2seq import TimeBudgetCallback
 
     for strategy, saves in (("no", False), ("steps", True)):
-        args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), save_strategy=strategy, use_cpu=True, report_to="none")
+        args = Seq2SeqTrainingArguments(
+            output_dir=str(tmp_path), save_strategy=strategy, use_cpu=True, report_to="none"
+        )
         callback, control = TimeBudgetCallback(minutes=0), TrainerControl()
         callback.on_train_begin(args, TrainerState(), control)
         callback.on_step_end(args, TrainerState(), control)
@@ -521,3 +603,57 @@ def test_time_budget_callback_stops_training(tmp_path):
     callback.on_train_begin(args, TrainerState(), control)
     callback.on_step_end(args, TrainerState(), control)
     assert not control.should_training_stop
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# torch.compile: full graphs, and compiled static-cache generation equals eager
+# ---------------------------------------------------------------------------------------------------------------------
+def compiled_generation_matches_eager(position_embedding_type: str, backend: str) -> None:
+    from transformers import CompileConfig
+
+    model = SeedformerForConditionalGeneration(
+        s2s_config(eos_token_id=None, position_embedding_type=position_embedding_type, decoder_attention_heads=4)
+    ).eval()
+    ids, mask = source_batch()
+    kwargs = dict(
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=6,
+        do_sample=False,
+        output_scores=True,
+        return_dict_in_generate=True,
+    )
+    eager = model.generate(**kwargs)
+    # fullgraph=True: any graph break (a data-dependent Python branch) raises instead of silently splitting the graph.
+    compile_config = CompileConfig(fullgraph=True, backend=backend, dynamic=False, mode="default")
+    compile_config._compile_all_devices = True  # generate() compiles only on accelerators unless told otherwise
+    compiled = model.generate(**kwargs, cache_implementation="static", compile_config=compile_config)
+    assert torch.equal(compiled.sequences, eager.sequences)
+    assert (
+        len(set(eager.sequences[:, 1:].flatten().tolist())) > 2
+    )  # the greedy outputs vary: the comparison means something
+    for step_compiled, step_eager in zip(compiled.scores, eager.scores, strict=True):
+        torch.testing.assert_close(step_compiled, step_eager, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("position_embedding_type", ["absolute", "rope"])
+def test_static_cache_generation_traces_as_one_graph(position_embedding_type):
+    """Dynamo with fullgraph=True (the "eager" backend: the graph is traced, not code-generated, so seconds on CPU).
+    The decoder's position-limit check used to be a Python branch on the static cache's tensor length."""
+    assert SeedformerForConditionalGeneration._can_compile_fullgraph
+    compiled_generation_matches_eager(position_embedding_type, backend="eager")
+
+
+def test_position_limit_error_stays_clear_in_eager_with_a_static_cache():
+    model = SeedformerForConditionalGeneration(s2s_config(eos_token_id=None)).eval()
+    ids, mask = source_batch()
+    with pytest.raises(ValueError, match=r"beyond `max_position_embeddings` \(64\)"):
+        model.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=80, do_sample=False, cache_implementation="static"
+        )
+
+
+@pytest.mark.slow
+def test_inductor_compiled_generation_matches_eager():
+    """The real compiler (inductor, C++ codegen on CPU: minutes)."""
+    compiled_generation_matches_eager("absolute", backend="inductor")

@@ -27,7 +27,9 @@ from seedformer.modeling.padding import PackedSequences, pad, unpad
 VARIANTS = {
     "bert": {},
     "sinusoidal": dict(position_embedding_type="sinusoidal"),
-    "rope_pre_rms_geglu": dict(position_embedding_type="rope", norm_position="pre", norm_type="rms_norm", hidden_act="geglu"),
+    "rope_pre_rms_geglu": dict(
+        position_embedding_type="rope", norm_position="pre", norm_type="rms_norm", hidden_act="geglu"
+    ),
     "swiglu_no_bias": dict(hidden_act="swiglu", attention_bias=False, mlp_bias=False, norm_bias=False),
 }
 
@@ -140,14 +142,31 @@ def test_all_padding_row_is_zero():
 
 
 HEADS = [
-    (SeedformerForMaskedLM, lambda b: dict(labels=b["input_ids"].masked_fill(b["attention_mask"] == 0, -100)), "logits"),
-    (SeedformerForPreTraining, lambda b: dict(labels=b["input_ids"].masked_fill(b["attention_mask"] == 0, -100),
-                                              next_sentence_label=torch.tensor([0, 1, 0, 1])), "prediction_logits"),
+    (
+        SeedformerForMaskedLM,
+        lambda b: dict(labels=b["input_ids"].masked_fill(b["attention_mask"] == 0, -100)),
+        "logits",
+    ),
+    (
+        SeedformerForPreTraining,
+        lambda b: dict(
+            labels=b["input_ids"].masked_fill(b["attention_mask"] == 0, -100),
+            next_sentence_label=torch.tensor([0, 1, 0, 1]),
+        ),
+        "prediction_logits",
+    ),
     (SeedformerForNextSentencePrediction, lambda b: dict(labels=torch.tensor([0, 1, 0, 1])), "logits"),
     (SeedformerForSequenceClassification, lambda b: dict(labels=torch.tensor([0, 1, 1, 0])), "logits"),
-    (SeedformerForTokenClassification, lambda b: dict(labels=(b["input_ids"] % 2).masked_fill(b["attention_mask"] == 0, -100)), "logits"),
-    (SeedformerForQuestionAnswering, lambda b: dict(start_positions=torch.tensor([1, 2, 0, 3]),
-                                                    end_positions=torch.tensor([4, 5, 2, 6])), "start_logits"),
+    (
+        SeedformerForTokenClassification,
+        lambda b: dict(labels=(b["input_ids"] % 2).masked_fill(b["attention_mask"] == 0, -100)),
+        "logits",
+    ),
+    (
+        SeedformerForQuestionAnswering,
+        lambda b: dict(start_positions=torch.tensor([1, 2, 0, 3]), end_positions=torch.tensor([4, 5, 2, 6])),
+        "start_logits",
+    ),
 ]
 # QA keeps the padded path (its loss softmax spans padded positions, as BERT's does): identical by construction.
 
@@ -175,7 +194,11 @@ def test_multiple_choice_unpadded():
 
 SPARSE_HEADS = {
     "mlm": (SeedformerForMaskedLM, {}, "logits"),
-    "pretraining": (SeedformerForPreTraining, dict(next_sentence_label=torch.tensor([0, 1, 0, 1])), "prediction_logits"),
+    "pretraining": (
+        SeedformerForPreTraining,
+        dict(next_sentence_label=torch.tensor([0, 1, 0, 1])),
+        "prediction_logits",
+    ),
 }
 
 
@@ -194,7 +217,9 @@ def test_sparse_mlm_equals_dense_mlm(mode, head, variant):
     for sparse in (False, True):
         torch.manual_seed(0)
         model = head_cls(tiny_config(sparse_prediction=sparse, unpadded_execution=mode, **VARIANTS[variant]))
-        hook = model.seedformer.layers[-1].register_forward_hook(lambda m, i, out: last_layer_rows.append(out.shape[1]))
+        hook = model.seedformer.layers[-1].register_forward_hook(
+            lambda m, i, out: last_layer_rows.append(out.shape[1])
+        )
         out = model(**batch, labels=labels, **extra)
         hook.remove()
         out.loss.backward()
@@ -226,6 +251,75 @@ def test_sparse_mlm_labels_on_padding_keep_the_padded_path():
         model.seedformer(**batch, prediction_mask=labels[:, :5] != -100)
 
 
+@pytest.mark.parametrize("mode", ["never", "always", "auto"])
+def test_backbone_keeps_its_output_shape_with_a_prediction_mask(mode):
+    """`last_hidden_state` is (B, L, hidden) on every path; the sparse MLM states come as `prediction_hidden_state`."""
+    batch = padded_batch()
+    real = batch["attention_mask"].bool()
+    prediction_mask = torch.zeros_like(real)
+    prediction_mask[0, [1, 5, 11]] = prediction_mask[2, 1] = True
+    torch.manual_seed(0)
+    model = SeedformerModel(tiny_config(unpadded_execution=mode)).eval()
+    dense = model(**batch, unpadded_execution="never")
+    sparse = model(**batch, prediction_mask=prediction_mask)
+    assert sparse.last_hidden_state.shape == dense.last_hidden_state.shape == (4, 12, 32)
+    assert sparse.prediction_hidden_state.shape == (4, 32) and dense.prediction_hidden_state is None
+    torch.testing.assert_close(
+        sparse.prediction_hidden_state, dense.last_hidden_state[prediction_mask], atol=1e-5, rtol=1e-5
+    )
+    torch.testing.assert_close(sparse.pooler_output, dense.pooler_output, atol=1e-5, rtol=1e-5)
+    computed = prediction_mask.clone()
+    computed[:, 0] = True  # each row's first token feeds the pooler
+    torch.testing.assert_close(
+        sparse.last_hidden_state[computed], dense.last_hidden_state[computed], atol=1e-5, rtol=1e-5
+    )
+    if mode == "never":  # the padded path computes every position
+        torch.testing.assert_close(sparse.last_hidden_state, dense.last_hidden_state)
+    else:  # the sparse last layer computed nothing else (documented: 0 there)
+        assert sparse.last_hidden_state[~computed].abs().max() == 0
+    empty = model(**batch, prediction_mask=torch.zeros_like(real))  # a batch without a masked token
+    assert empty.prediction_hidden_state.shape == (0, 32) and empty.last_hidden_state.shape == (4, 12, 32)
+
+
+def test_unpadded_execution_is_a_call_argument_and_qa_uses_it():
+    """The per-call `unpadded_execution` overrides the config; the QA head passes "never" (its loss softmax spans
+    padded positions, as BERT's) instead of setting an attribute on its backbone."""
+    batch = padded_batch()
+    calls = []
+    original = PackedSequences.from_attention_mask
+
+    def spy(mask, seqlens=None):
+        calls.append(mask.shape)
+        return original(mask, seqlens)
+
+    model = SeedformerModel(tiny_config(unpadded_execution="always")).eval()
+    qa = SeedformerForQuestionAnswering(tiny_config(unpadded_execution="always")).eval()
+    PackedSequences.from_attention_mask = spy
+    try:
+        model(**batch, unpadded_execution="never")
+        qa(**batch)
+        assert calls == []
+        model(**batch)
+        assert len(calls) == 1
+    finally:
+        PackedSequences.from_attention_mask = original
+    assert "allow_unpadding" not in vars(qa.seedformer)
+    with pytest.raises(ValueError, match="unpadded_execution"):
+        model(**batch, unpadded_execution="sometimes")
+
+
+def test_speed_paths_are_typed_arguments_of_the_layers():
+    import inspect
+
+    from seedformer.modeling.attention import SeedformerSelfAttention
+    from seedformer.modeling.layers import SeedformerEncoderLayer
+
+    for forward in (SeedformerEncoderLayer.forward, SeedformerSelfAttention.forward):
+        parameters = inspect.signature(forward).parameters
+        assert "PackedSequences" in str(parameters["packed"].annotation)
+        assert "QuerySubset" in str(parameters["query_subset"].annotation)
+
+
 @pytest.mark.parametrize("mode", ["never", "always"])
 def test_attention_implementations_agree(mode):
     config = tiny_config(position_embedding_type="rope", unpadded_execution=mode)
@@ -239,7 +333,10 @@ def test_attention_implementations_agree(mode):
     torch.testing.assert_close(outputs["sdpa"], outputs["eager"], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.skipif(not os.environ.get("SEEDFORMER_SLOW_TESTS"), reason="compiles flex kernels: 10-80 s on CPU; set SEEDFORMER_SLOW_TESTS=1")
+@pytest.mark.skipif(
+    not os.environ.get("SEEDFORMER_SLOW_TESTS"),
+    reason="compiles flex kernels: 10-80 s on CPU; set SEEDFORMER_SLOW_TESTS=1",
+)
 def test_flex_attention_forward_matches_eager():
     """flex_attention on CPU is forward-only (no backward kernel there); it always takes the padded path."""
     config = tiny_config()
@@ -299,7 +396,7 @@ def test_encoder_layer_compiles_without_graph_breaks():
     from transformers.masking_utils import create_bidirectional_mask
 
     mask = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=batch["attention_mask"])
-    rotary = model.rotary_emb(torch.arange(12)[None], hidden.dtype)
+    rotary = model.rotary_emb(hidden, torch.arange(12)[None])
     explanation = torch._dynamo.explain(layer)(hidden, mask, rotary)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
@@ -308,9 +405,19 @@ def test_encoder_layer_compiles_without_graph_breaks():
 @pytest.mark.slow
 def test_benchmark_quick_runs(tmp_path, shared_data):
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--quick", "--output-dir", str(tmp_path),
-         "--data", str(shared_data / "imdb" / "train.jsonl.gz")],
-        capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            str(REPO / "scripts" / "benchmark.py"),
+            "--quick",
+            "--output-dir",
+            str(tmp_path),
+            "--data",
+            str(shared_data / "imdb" / "train.jsonl.gz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     csv_text = (tmp_path / "benchmark.csv").read_text()
@@ -324,3 +431,38 @@ def test_benchmark_quick_runs(tmp_path, shared_data):
     assert len(diffs) == 2 and max(diffs) <= 1e-4, diffs
     assert "| inference | tiny | 4 x 64 |" in (tmp_path / "benchmark.md").read_text()
     assert (tmp_path / "benchmark.png").stat().st_size > 1000
+
+
+def _compile_and_compare(model, backend, **inputs):
+    compiled = torch.compile(model, fullgraph=True, backend=backend)
+    with torch.no_grad():
+        expected, got = model(**inputs), compiled(**inputs)
+    for key in expected.keys():
+        torch.testing.assert_close(got[key], expected[key], atol=1e-5, rtol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize(
+    "head_cls", [SeedformerModel, SeedformerForMaskedLM, SeedformerForSequenceClassification], ids=lambda c: c.__name__
+)
+def test_models_trace_as_one_graph(head_cls):
+    """torch.compile(fullgraph=True) with the "eager" backend (traced, not code-generated: seconds on CPU). With padding
+    and labels; compiled forwards take the padded path, which the eager model is compared on."""
+    assert head_cls._can_compile_fullgraph
+    batch = padded_batch()
+    labels = {
+        SeedformerModel: {},
+        SeedformerForMaskedLM: dict(labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)),
+        SeedformerForSequenceClassification: dict(labels=torch.tensor([0, 1, 1, 0])),
+    }[head_cls]
+    model = head_cls(tiny_config(position_embedding_type="rope", unpadded_execution="never")).eval()
+    _compile_and_compare(model, "eager", **batch, **labels)
+
+
+@pytest.mark.slow
+def test_inductor_compiled_encoder_matches_eager():
+    """The real compiler (inductor, C++ codegen on CPU: a minute or more)."""
+    batch = padded_batch()
+    model = SeedformerForMaskedLM(tiny_config(unpadded_execution="never")).eval()
+    _compile_and_compare(
+        model, "inductor", **batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    )

@@ -32,7 +32,12 @@ def test_special_tokens_and_pair_template(trained, algorithm):
     tok = trained[algorithm]
     specials = BPE_SPECIAL_TOKENS if algorithm == "bpe" else BERT_SPECIAL_TOKENS
     assert [tok.convert_tokens_to_ids(t) for t in specials.as_list()] == [0, 1, 2, 3, 4]
-    assert (tok.pad_token, tok.cls_token, tok.sep_token, tok.mask_token) == (specials.pad, specials.cls, specials.sep, specials.mask)
+    assert (tok.pad_token, tok.cls_token, tok.sep_token, tok.mask_token) == (
+        specials.pad,
+        specials.cls,
+        specials.sep,
+        specials.mask,
+    )
     assert 10 < len(tok) <= VOCAB[algorithm]
     enc = tok("the lazy dog", "a wonderful movie")
     ids, types = enc["input_ids"], enc["token_type_ids"]
@@ -79,7 +84,9 @@ def test_fresh_process_autotokenizer_load(trained, tmp_path):
         """
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     for alg in ALGORITHMS:

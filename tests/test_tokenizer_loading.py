@@ -31,8 +31,15 @@ def run_isolated_with_stdin(script: str, cwd, stdin) -> tuple[int, str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "HF_", "TRANSFORMERS_"))}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(cwd / "hf_home"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", ISOLATED_PRELUDE + textwrap.dedent(script)], cwd=cwd,
-                          env=env, stdin=stdin, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", ISOLATED_PRELUDE + textwrap.dedent(script)],
+        cwd=cwd,
+        env=env,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
 
 
@@ -46,7 +53,8 @@ def test_model_card_snippet_loads_the_tokenizer_without_a_prompt(tmp_path):
     read_fd, write_fd = os.pipe()  # stdin open with nothing to read: an input() prompt would wait here
     try:
         rc, output, seconds = run_isolated_with_stdin(
-            snippet + textwrap.dedent(
+            snippet
+            + textwrap.dedent(
                 f"""
                 assert type(tokenizer).__name__ == "TokenizersBackend", type(tokenizer)
                 assert tokenizer("good film")["input_ids"] == {expected!r}
@@ -54,7 +62,8 @@ def test_model_card_snippet_loads_the_tokenizer_without_a_prompt(tmp_path):
                 print("LOADED")
                 """
             ),
-            tmp_path, stdin=read_fd,
+            tmp_path,
+            stdin=read_fd,
         )
     finally:
         os.close(read_fd), os.close(write_fd)
@@ -76,7 +85,8 @@ def test_which_folders_make_autotokenizer_ask(tmp_path):
         print("TOKENIZER_ONLY", type(AutoTokenizer.from_pretrained({str(tmp_path / "tok")!r})).__name__, flush=True)
         print("CHECKPOINT", type(AutoTokenizer.from_pretrained({str(folder)!r})).__name__, flush=True)
         """,
-        tmp_path, stdin=subprocess.DEVNULL,
+        tmp_path,
+        stdin=subprocess.DEVNULL,
     )
     assert rc == 0 and "TOKENIZER_ONLY TokenizersBackend" in output, output[-3000:]
     assert "CHECKPOINT TokenizersBackend" in output  # the prompt fell through to the stock tokenizer

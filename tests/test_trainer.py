@@ -14,6 +14,7 @@ from transformers import (
 
 from seedformer import (
     SeedformerForMaskedLM,
+    SeedformerForNextSentencePrediction,
     SeedformerForPreTraining,
     SeedformerForSequenceClassification,
     SeedformerForTokenClassification,
@@ -41,15 +42,29 @@ def word_tokenizer() -> PreTrainedTokenizerFast:
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=32, model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+        tokenizer_object=backend,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=32,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 
 def args(tmp_path, **overrides):
     defaults = dict(
-        output_dir=str(tmp_path), use_cpu=True, report_to="none", logging_steps=1, save_strategy="no",
-        per_device_train_batch_size=8, learning_rate=3e-3, seed=0, dataloader_drop_last=True, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        report_to="none",
+        logging_steps=1,
+        save_strategy="no",
+        per_device_train_batch_size=8,
+        learning_rate=3e-3,
+        seed=0,
+        dataloader_drop_last=True,
+        disable_tqdm=True,
     )
     return TrainingArguments(**{**defaults, **overrides})
 
@@ -62,7 +77,9 @@ def test_trainer_mlm_loss_goes_down(tmp_path):
     )
     model = SeedformerForMaskedLM(tiny_config(vocab_size=len(tokenizer)))
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=0)
-    trainer = Trainer(model=model, args=args(tmp_path, num_train_epochs=3), train_dataset=dataset, data_collator=collator)
+    trainer = Trainer(
+        model=model, args=args(tmp_path, num_train_epochs=3), train_dataset=dataset, data_collator=collator
+    )
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
@@ -95,7 +112,13 @@ def fixed_batches(tokenizer, head):
 
 @pytest.mark.parametrize(
     "head",
-    [SeedformerForMaskedLM, SeedformerForTokenClassification, SeedformerForSequenceClassification, SeedformerForPreTraining],
+    [
+        SeedformerForMaskedLM,
+        SeedformerForTokenClassification,
+        SeedformerForSequenceClassification,
+        SeedformerForPreTraining,
+        SeedformerForNextSentencePrediction,
+    ],
     ids=lambda c: c.__name__,
 )
 @pytest.mark.slow
@@ -105,10 +128,14 @@ def test_gradient_accumulation_logs_the_same_loss(tmp_path, head):
     logged = []
     for batch_size, accumulation in ((8, 1), (2, 4)):
         torch.manual_seed(0)
-        model = head(tiny_config(vocab_size=len(tokenizer), num_labels=3 if head is SeedformerForTokenClassification else 2))
+        model = head(
+            tiny_config(vocab_size=len(tokenizer), num_labels=3 if head is SeedformerForTokenClassification else 2)
+        )
         trainer = Trainer(
             model=model,
-            args=args(tmp_path, per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation, max_steps=1),
+            args=args(
+                tmp_path, per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation, max_steps=1
+            ),
             train_dataset=dataset,
             data_collator=default_data_collator,
         )

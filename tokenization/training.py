@@ -36,7 +36,9 @@ class SpecialTokens:
         return [self.pad, self.unk, self.cls, self.sep, self.mask]
 
     def as_kwargs(self) -> dict[str, str]:
-        return dict(pad_token=self.pad, unk_token=self.unk, cls_token=self.cls, sep_token=self.sep, mask_token=self.mask)
+        return dict(
+            pad_token=self.pad, unk_token=self.unk, cls_token=self.cls, sep_token=self.sep, mask_token=self.mask
+        )
 
 
 BERT_SPECIAL_TOKENS = SpecialTokens(pad="[PAD]", unk="[UNK]", cls="[CLS]", sep="[SEP]", mask="[MASK]")
@@ -71,12 +73,17 @@ def _normalizer(algorithm: str, lowercase: bool, strip_accents: bool):
     return normalizers.Sequence(steps)
 
 
-def _model_and_trainer(algorithm: str, vocab_size: int, min_frequency: int, specials: SpecialTokens, show_progress: bool):
+def _model_and_trainer(
+    algorithm: str, vocab_size: int, min_frequency: int, specials: SpecialTokens, show_progress: bool
+):
     special_list = specials.as_list()
     if algorithm == "wordpiece":
         model = models.WordPiece(unk_token=specials.unk, max_input_chars_per_word=100)
         trainer = trainers.WordPieceTrainer(
-            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=special_list, show_progress=show_progress
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=special_list,
+            show_progress=show_progress,
         )
         return model, trainer, pre_tokenizers.BertPreTokenizer(), decoders.WordPiece(prefix="##")
     if algorithm == "bpe":
@@ -146,12 +153,18 @@ def train_tokenizer(
     if strip_accents is None:
         strip_accents = lowercase
     if vocab_size <= len(specials.as_list()):
-        raise ValueError(f"vocab_size={vocab_size} leaves no room beside the {len(specials.as_list())} special tokens.")
+        raise ValueError(
+            f"vocab_size={vocab_size} leaves no room beside the {len(specials.as_list())} special tokens."
+        )
     if algorithm == "bpe" and vocab_size < 256 + len(specials.as_list()):
         # The byte alphabet is always in the vocabulary; the trainer would silently return a larger one.
-        raise ValueError(f"byte-level BPE needs vocab_size >= {256 + len(specials.as_list())} (256 bytes + specials), got {vocab_size}.")
+        raise ValueError(
+            f"byte-level BPE needs vocab_size >= {256 + len(specials.as_list())} (256 bytes + specials), got {vocab_size}."
+        )
 
-    model, trainer, pre_tokenizer, decoder = _model_and_trainer(algorithm, vocab_size, min_frequency, specials, show_progress)
+    model, trainer, pre_tokenizer, decoder = _model_and_trainer(
+        algorithm, vocab_size, min_frequency, specials, show_progress
+    )
     tokenizer = Tokenizer(model)
     tokenizer.normalizer = _normalizer(algorithm, lowercase, strip_accents)
     tokenizer.pre_tokenizer = pre_tokenizer

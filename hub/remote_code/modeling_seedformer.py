@@ -10,20 +10,23 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.cache_utils import Cache, EncoderDecoderCache, DynamicCache
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, ModelOutput
 from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions, BaseModelOutputWithPoolingAndCrossAttentions, MaskedLMOutput, MultipleChoiceModelOutput, NextSentencePredictorOutput, QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput, BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from transformers.utils.generic import merge_with_config_defaults, can_return_tuple
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 import math
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 import os
 from dataclasses import dataclass
-from transformers import PreTrainedConfig, PreTrainedModel, initialization as init, GenerationMixin
-from transformers.utils import ModelOutput
+from typing import Literal
+from transformers import PreTrainedConfig, PreTrainedModel, GenerationMixin, initialization as init
 from transformers.loss.loss_utils import fixed_cross_entropy
 
-from .configuration_seedformer import SeedformerConfig
+from .configuration_seedformer import SeedformerConfig, UNPADDED_EXECUTION
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -94,7 +97,9 @@ class PackedSequences:
         """(query length, key length, count) for each run of consecutive sequences that attention can batch."""
         if queries is None:
             return tuple((length, length, count) for length, count in self.runs)
-        return tuple((q_length, k_length, count) for (q_length, k_length), count in _runs(zip(queries.seqlens, self.seqlens)))
+        return tuple(
+            (q_length, k_length, count) for (q_length, k_length), count in _runs(zip(queries.seqlens, self.seqlens))
+        )
 
     def select(self, mask: torch.Tensor, seqlens: list[int] | None = None) -> QuerySubset:
         """The packed tokens where `mask` (B, L) bool is set: the rows a sparse head reads after the last layer.
@@ -177,7 +182,7 @@ def eager_attention_forward(
     attention_mask: torch.Tensor | None,
     scaling: float,
     dropout: float = 0.0,
-    **kwargs,
+    **kwargs: Unpack[TransformersKwargs],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """q (B, H, Lq, D), k/v (B, H, Lk, D), additive mask broadcastable to (B, H, Lq, Lk) -> (B, Lq, H, D), weights."""
     weights = torch.matmul(query, key.transpose(2, 3)) * scaling
@@ -202,7 +207,7 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return (x * cos) + (rotate_half(x) * sin)
 
 
-class _AttentionBase(nn.Module):
+class SeedformerAttentionBase(nn.Module):
     """Shared plumbing: head geometry, output projection and the attention-interface call."""
 
     def __init__(self, config, num_heads: int, layer_idx: int | None, is_causal: bool):
@@ -221,40 +226,70 @@ class _AttentionBase(nn.Module):
         """(B, L, H*D) -> (B, H, L, D)."""
         return x.view(*x.shape[:-1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def _attend(self, query, key, value, attention_mask, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _attend(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        packed: PackedSequences | None = None,
+        query_subset: QuerySubset | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """q/k/v (B, H, L, D) -> out_proj(attention) (B, L, hidden), weights or None.
 
-        With `packed=PackedSequences` in kwargs, B == 1 and the L axis holds several sequences back to back
-        (unpadded execution): each token attends only within its own sequence.
+        packed: unpadded execution: B == 1 and the L axis holds several sequences back to back; each token attends
+            only within its own sequence (`attention_mask` is then None).
+        query_subset: with `packed`, q holds only these rows of each sequence (the sparse last layer).
         """
-        packed: PackedSequences | None = kwargs.pop("packed", None)
-        queries: QuerySubset | None = kwargs.pop("query_subset", None)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
         dropout = self.dropout if self.training else 0.0
         if packed is None:
-            output, weights = interface(self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs)
+            output, weights = interface(
+                self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs
+            )
         else:
-            output, weights = self._attend_packed(interface, query, key, value, packed, queries, dropout, **kwargs)
+            output, weights = self._attend_packed(
+                interface, query, key, value, packed, query_subset, dropout, **kwargs
+            )
         output = output.reshape(*output.shape[:-2], output.shape[-2] * output.shape[-1])  # explicit: may hold 0 rows
         return self.out_proj(output), weights
 
-    def _attend_packed(self, interface, query, key, value, packed: PackedSequences, queries: QuerySubset | None,
-                       dropout: float, **kwargs):
+    def _attend_packed(
+        self,
+        interface,
+        query,
+        key,
+        value,
+        packed: PackedSequences,
+        queries: QuerySubset | None,
+        dropout: float,
+        **kwargs: Unpack[TransformersKwargs],
+    ):
         """Attention over packed sequences: k/v (1, H, T, D), q (1, H, T or N, D) -> (1, T or N, H, D), None.
 
         With `queries`, q holds only the selected rows of each sequence (N of them), which attend to all of it.
         flash-attention (GPU) runs all sequences in one varlen kernel from `cu_seqlens`. Every other kernel is
-        called once per run of equal-length sequences on views of the packed tensors: on CPU this measured fastest
-        among the exact routes (vs. one padded sdpa call, length buckets, and nested/jagged tensors, which were
-        2-20x slower), and it keeps any registered attention function exact without a mask.
+        called once per run of equal-length sequences on views of the packed tensors: on CPU the fastest exact route
+        of those compared in the README's benchmark section (one padded sdpa call, length buckets, nested/jagged
+        tensors), and it keeps any registered attention function exact without a mask.
         """
         if self.config._attn_implementation.startswith("flash_attention") and query.is_cuda:
-            return interface(self, query, key, value, None, dropout=dropout, scaling=self.scaling,
-                             **packed.attention_kwargs(queries), **kwargs)
+            return interface(
+                self,
+                query,
+                key,
+                value,
+                None,
+                dropout=dropout,
+                scaling=self.scaling,
+                **packed.attention_kwargs(queries),
+                **kwargs,
+            )
         # sdpa is called directly: its output (count, H, length, D) is then transposed by the one `cat` copy below
-        # instead of by transformers' wrapper as well (the copies were ~10% of a CPU forward).
+        # instead of by transformers' wrapper as well (one copy of the attention output fewer per layer).
         direct_sdpa = self.config._attn_implementation == "sdpa" and not kwargs.get("output_attentions")
 
         runs = packed.attention_runs(queries)
@@ -278,7 +313,7 @@ class _AttentionBase(nn.Module):
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)), None
 
 
-class SelfAttention(_AttentionBase):
+class SeedformerSelfAttention(SeedformerAttentionBase):
     """Self-attention with one fused QKV projection; causal (with a KV cache) when used in the decoder."""
 
     def __init__(self, config, layer_idx: int | None = None, is_causal: bool = False, num_heads: int | None = None):
@@ -291,13 +326,16 @@ class SelfAttention(_AttentionBase):
         attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         past_key_values: Cache | None = None,
-        **kwargs,
+        packed: PackedSequences | None = None,
+        query_subset: QuerySubset | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """hidden_states (B, L, hidden) -> output (B, L, hidden), attention weights (B, H, L, L) or None.
 
-        With `query_subset` (unpadded execution, B == 1): output (1, N, hidden) for the N selected rows only.
+        packed / query_subset: see `_attend`. With `query_subset` (B == 1): output (1, N, hidden) for the N selected
+        rows only; keys and values still come from every token.
         """
-        queries: QuerySubset | None = kwargs.get("query_subset")
+        queries = query_subset
         if queries is None:
             query, key, value = (self._split_heads(t) for t in self.qkv(hidden_states).chunk(3, dim=-1))
         else:
@@ -315,12 +353,16 @@ class SelfAttention(_AttentionBase):
                 query = apply_rotary(query, cos.index_select(1, queries.index), sin.index_select(1, queries.index))
             key = apply_rotary(key, cos, sin)
         if past_key_values is not None:
-            cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) else past_key_values
+            cache = (
+                past_key_values.self_attention_cache
+                if isinstance(past_key_values, EncoderDecoderCache)
+                else past_key_values
+            )
             key, value = cache.update(key, value, self.layer_idx)
-        return self._attend(query, key, value, attention_mask, **kwargs)
+        return self._attend(query, key, value, attention_mask, packed=packed, query_subset=queries, **kwargs)
 
 
-class CrossAttention(_AttentionBase):
+class SeedformerCrossAttention(SeedformerAttentionBase):
     """Decoder-to-encoder attention. Keys/values of the encoder output are computed once per generation and cached."""
 
     def __init__(self, config, layer_idx: int | None = None, num_heads: int | None = None):
@@ -334,7 +376,7 @@ class CrossAttention(_AttentionBase):
         encoder_hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """hidden_states (B, Lq, hidden), encoder_hidden_states (B, Lk, hidden) -> (B, Lq, hidden), weights."""
         query = self._split_heads(self.q_proj(hidden_states))
@@ -376,7 +418,7 @@ def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
     return table
 
 
-class Embeddings(nn.Module):
+class SeedformerEmbeddings(nn.Module):
     """word + segment + absolute position embeddings, then norm and dropout.
 
     With `position_embedding_type="rope"` no position is added here: the attention rotates queries and keys.
@@ -395,7 +437,9 @@ class Embeddings(nn.Module):
         if self.position_embedding_type == "absolute":
             self.position_embeddings = nn.Embedding(num_positions, config.hidden_size)
         elif self.position_embedding_type == "sinusoidal":
-            self.register_buffer("sinusoidal_positions", sinusoidal_table(num_positions, config.hidden_size), persistent=False)
+            self.register_buffer(
+                "sinusoidal_positions", sinusoidal_table(num_positions, config.hidden_size), persistent=False
+            )
         self.norm = make_norm(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -417,25 +461,55 @@ class Embeddings(nn.Module):
         if self.position_embedding_type == "absolute":
             embeddings = embeddings + self.position_embeddings(position_ids + self.position_offset)
         elif self.position_embedding_type == "sinusoidal":
-            embeddings = embeddings + self.sinusoidal_positions[position_ids + self.position_offset].to(embeddings.dtype)
+            embeddings = embeddings + self.sinusoidal_positions[position_ids + self.position_offset].to(
+                embeddings.dtype
+            )
         return self.dropout(self.norm(embeddings))
 
 
-class RotaryEmbedding(nn.Module):
-    """cos/sin tables for rotary positions (RoFormer), computed once per forward and shared by every layer."""
+class SeedformerRotaryEmbedding(nn.Module):
+    """cos/sin tables for rotary positions (RoFormer), computed once per forward and shared by every layer.
+
+    The frequencies come from `config.rope_parameters` through transformers' `ROPE_INIT_FUNCTIONS`, so every RoPE
+    type transformers knows (`default`, and the scalings `linear`, `dynamic`, `yarn`, `longrope`, `llama3`) works as in
+    its own models; `rope_theta` alone (configs saved before `rope_parameters`) means the default type.
+    """
 
     def __init__(self, config):
         super().__init__()
-        head_dim = config.hidden_size // config.num_attention_heads
-        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.config = config
+        # Read by transformers' `dynamic_rope_update` (the dynamic and longrope types).
+        self.max_seq_len_cached = self.original_max_seq_len = config.max_position_embeddings
+        # A config switched to rope after construction has no `rope_parameters`: the default type with `rope_theta`.
+        self.rope_type = (config.rope_parameters or {}).get("rope_type", "default")
+        rope_init_fn = (
+            self.compute_default_rope_parameters
+            if self.rope_type == "default"
+            else ROPE_INIT_FUNCTIONS[self.rope_type]
+        )
+        inv_freq, self.attention_scaling = rope_init_fn(config)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        # transformers' `_init_weights` and `dynamic_rope_update` restore / rescale from this copy.
+        self.register_buffer("original_inv_freq", inv_freq.clone(), persistent=False)
+
+    @staticmethod
+    def compute_default_rope_parameters(config, device=None, **kwargs) -> tuple[torch.Tensor, float]:
+        """Plain RoPE: (head_dim / 2,) inverse frequencies from `rope_theta`, and a cos/sin scale of 1.0. (The name is
+        the one transformers' `_init_weights` looks up.)"""
+        theta, head_dim = (config.rope_parameters or {}).get("rope_theta", config.rope_theta), config.head_dim
+        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim))
+        return inv_freq, 1.0
 
     @torch.no_grad()
-    def forward(self, position_ids: torch.LongTensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """position_ids (B or 1, L) -> cos, sin of shape (B or 1, L, head_dim)."""
+    @dynamic_rope_update
+    def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: any tensor of the compute dtype; position_ids (B or 1, L) -> cos, sin of shape (B or 1, L, head_dim)."""
         freqs = position_ids[..., None].float() * self.inv_freq
         angles = torch.cat((freqs, freqs), dim=-1)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+        cos, sin = angles.cos(), angles.sin()
+        if self.attention_scaling != 1.0:
+            cos, sin = cos * self.attention_scaling, sin * self.attention_scaling
+        return cos.to(x.dtype), sin.to(x.dtype)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -443,14 +517,16 @@ class RotaryEmbedding(nn.Module):
 # --------------------------------------------------------------------------------------------------------------------
 # Transformer blocks: the feed-forward network and the encoder layer.
 
-class FeedForward(nn.Module):
+class SeedformerFeedForward(nn.Module):
     """up-projection, activation (optionally gated: GeGLU / SwiGLU), down-projection."""
 
     def __init__(self, config, intermediate_size: int | None = None):
         super().__init__()
         intermediate_size = intermediate_size or config.intermediate_size
         self.gated = config.is_gated_act
-        self.up_proj = nn.Linear(config.hidden_size, intermediate_size * (2 if self.gated else 1), bias=config.mlp_bias)
+        self.up_proj = nn.Linear(
+            config.hidden_size, intermediate_size * (2 if self.gated else 1), bias=config.mlp_bias
+        )
         self.act = ACT2FN[config.base_act]
         self.down_proj = nn.Linear(intermediate_size, config.hidden_size, bias=config.mlp_bias)
 
@@ -465,7 +541,7 @@ class FeedForward(nn.Module):
         return self.down_proj(hidden_states)
 
 
-class ResidualLayer(GradientCheckpointingLayer):
+class SeedformerResidualLayer(GradientCheckpointingLayer):
     """Base of encoder and decoder layers: wraps each sub-block in dropout + residual + norm.
 
     Post-norm (BERT): `norm(x + dropout(f(x)))`. Pre-norm: `x + dropout(f(norm(x)))`.
@@ -476,7 +552,9 @@ class ResidualLayer(GradientCheckpointingLayer):
         self.pre_norm = config.norm_position == "pre"
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def residual(self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable, rows: torch.Tensor | None = None) -> torch.Tensor:
+    def residual(
+        self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """`rows` (N,): the sublayer returns only these rows of the (1, T, hidden) input, so the skip keeps them too."""
         skip = hidden_states if rows is None else hidden_states.index_select(1, rows)
         if self.pre_norm:
@@ -484,14 +562,14 @@ class ResidualLayer(GradientCheckpointingLayer):
         return norm(skip + self.dropout(sublayer(hidden_states)))
 
 
-class EncoderLayer(ResidualLayer):
+class SeedformerEncoderLayer(SeedformerResidualLayer):
     """Bidirectional self-attention then feed-forward, each a residual sub-block."""
 
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__(config)
-        self.attention = SelfAttention(config, layer_idx=layer_idx, is_causal=False)
+        self.attention = SeedformerSelfAttention(config, layer_idx=layer_idx, is_causal=False)
         self.attention_norm = make_norm(config)
-        self.feed_forward = FeedForward(config)
+        self.feed_forward = SeedformerFeedForward(config)
         self.ffn_norm = make_norm(config)
 
     def forward(
@@ -499,19 +577,24 @@ class EncoderLayer(ResidualLayer):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-        **kwargs,
+        packed: PackedSequences | None = None,
+        query_subset: QuerySubset | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
-        """hidden_states (B, L, hidden) -> (B, L, hidden); with `query_subset` (unpadded, B == 1): (1, N, hidden).
+        """hidden_states (B, L, hidden) -> (B, L, hidden).
 
-        `query_subset` (a `QuerySubset`, last layer of sparse MLM): only the selected tokens get an output, so their
-        queries, attention output and feed-forward are all this layer computes beyond keys and values.
+        packed: unpadded execution: hidden_states is (1, T, hidden), the real tokens of B sequences back to back, and
+            `attention_mask` is None (each token attends within its own sequence).
+        query_subset: with `packed`, the last layer of sparse MLM: only these N tokens get an output, (1, N, hidden),
+            so their queries, attention output and feed-forward are all this layer computes beyond keys and values.
         """
-        queries = kwargs.get("query_subset")
         hidden_states = self.residual(
             hidden_states,
             self.attention_norm,
-            lambda x: self.attention(x, attention_mask, position_embeddings, **kwargs)[0],
-            rows=None if queries is None else queries.index,
+            lambda x: self.attention(
+                x, attention_mask, position_embeddings, packed=packed, query_subset=query_subset, **kwargs
+            )[0],
+            rows=None if query_subset is None else query_subset.index,
         )
         return self.residual(hidden_states, self.ffn_norm, self.feed_forward)
 
@@ -568,12 +651,20 @@ def check_input_shapes(
             f"The sequences have length 0 (inputs of shape {shape}): every sequence needs at least one token"
             " (a tokenizer adds [CLS] / [SEP] unless `add_special_tokens=False`)."
         )
-    if config.position_embedding_type != "rope" and position_ids is None and shape[1] + past_length > config.max_position_embeddings:
+    if (
+        config.position_embedding_type != "rope"
+        and position_ids is None
+        and shape[1] + past_length > config.max_position_embeddings
+    ):
         raise ValueError(
             f"Sequence length {shape[1] + past_length} exceeds `max_position_embeddings` ({config.max_position_embeddings})."
             " Truncate the input (tokenizer(..., truncation=True, max_length=...))."
         )
-    if attention_mask is not None and attention_mask.dim() == 2 and tuple(attention_mask.shape) != (shape[0], shape[1] + past_length):
+    if (
+        attention_mask is not None
+        and attention_mask.dim() == 2
+        and tuple(attention_mask.shape) != (shape[0], shape[1] + past_length)
+    ):
         raise ValueError(
             f"`attention_mask` has shape {tuple(attention_mask.shape)} but the inputs have shape {shape}"
             + (f" (+{past_length} cached positions)." if past_length else ".")
@@ -581,7 +672,9 @@ def check_input_shapes(
     if attention_mask is not None and attention_mask.dim() not in (2, 4):
         raise ValueError(f"`attention_mask` must be 2-D (batch, seq_len) or 4-D, got {attention_mask.dim()}-D.")
     if token_type_ids is not None and tuple(token_type_ids.shape) != shape:
-        raise ValueError(f"`token_type_ids` has shape {tuple(token_type_ids.shape)} but the inputs have shape {shape}.")
+        raise ValueError(
+            f"`token_type_ids` has shape {tuple(token_type_ids.shape)} but the inputs have shape {shape}."
+        )
     if position_ids is not None and position_ids.shape[-1] != shape[1]:
         raise ValueError(f"`position_ids` has shape {tuple(position_ids.shape)} but the inputs have shape {shape}.")
     return shape
@@ -605,11 +698,19 @@ def check_input_values(
     if check_values and not torch.compiler.is_compiling():
         if input_ids is not None:
             high = config.vocab_size
-            ranges.append((input_ids, high, f"`input_ids` contains ids outside the vocabulary [0, {high})",
-                           " Was the tokenizer trained with a larger vocabulary than `config.vocab_size`?"))
+            ranges.append(
+                (
+                    input_ids,
+                    high,
+                    f"`input_ids` contains ids outside the vocabulary [0, {high})",
+                    " Was the tokenizer trained with a larger vocabulary than `config.vocab_size`?",
+                )
+            )
         if token_type_ids is not None:
             high = max(config.type_vocab_size, 1)
-            ranges.append((token_type_ids, high, f"`token_type_ids` must be in [0, {high}) (config.type_vocab_size)", ""))
+            ranges.append(
+                (token_type_ids, high, f"`token_type_ids` must be in [0, {high}) (config.type_vocab_size)", "")
+            )
         if position_ids is not None and position_ids.numel() and config.position_embedding_type != "rope":
             high = config.max_position_embeddings
             ranges.append((position_ids, high, f"`position_ids` must be in [0, {high}) (max_position_embeddings)", ""))
@@ -633,23 +734,20 @@ class SeedformerPreTrainedModel(PreTrainedModel):
     config_class = SeedformerConfig
     base_model_prefix = "seedformer"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["Embeddings", "EncoderLayer"]
+    _no_split_modules = ["SeedformerEmbeddings", "SeedformerEncoderLayer"]
     _supports_sdpa = True
     _supports_flex_attn = True
     _supports_flash_attn = True
     _supports_attention_backend = True
+    # Every model traces as one graph (tests: torch.compile(fullgraph=True), and static-cache generation): compiled
+    # forwards take the padded path. The exception is `sparse_prediction` with labels, whose number of predicted rows
+    # is data-dependent (a graph break, as in ModernBERT's sparse head).
+    _can_compile_fullgraph = True
     _can_record_outputs = {
-        "hidden_states": EncoderLayer,
-        "attentions": OutputRecorder(SelfAttention, index=1),
-        "cross_attentions": OutputRecorder(CrossAttention, index=1),
+        "hidden_states": SeedformerEncoderLayer,
+        "attentions": OutputRecorder(SeedformerSelfAttention, index=1),
+        "cross_attentions": OutputRecorder(SeedformerCrossAttention, index=1),
     }
-
-    @torch.no_grad()
-    def _init_weights(self, module):
-        super()._init_weights(module)
-        if isinstance(module, RotaryEmbedding):
-            fresh = RotaryEmbedding(self.config)
-            init.copy_(module.inv_freq, fresh.inv_freq)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_pickle: bool = False, **kwargs):
@@ -695,7 +793,17 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             mean = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
         return self.seedformer.pooler(mean)
 
-    def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs):
+    def _encode(
+        self,
+        input_ids,
+        attention_mask,
+        token_type_ids,
+        position_ids,
+        inputs_embeds,
+        prediction_mask: torch.BoolTensor | None = None,
+        unpadded_execution: str | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SeedformerModelOutput:
         """Run the shared backbone with a `ModelOutput` whatever the caller asked for (heads build their own)."""
         return self.seedformer(
             input_ids,
@@ -703,6 +811,8 @@ class SeedformerPreTrainedModel(PreTrainedModel):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
+            prediction_mask=prediction_mask,
+            unpadded_execution=unpadded_execution,
             return_dict=True,
             **kwargs,
         )
@@ -719,7 +829,9 @@ def _pickled_weights_only(pretrained_model_name_or_path, kwargs: dict) -> str | 
     """The pickled weights file of a checkpoint that has no safetensors weights, else None (also when unknown)."""
     variant, subfolder = kwargs.get("variant"), kwargs.get("subfolder") or ""
 
-    def named(name: str) -> str:  # transformers' naming: model.safetensors.index.json -> model.safetensors.index.fp16.json
+    def named(
+        name: str,
+    ) -> str:  # transformers' naming: model.safetensors.index.json -> model.safetensors.index.fp16.json
         parts = name.split(".")
         return "/".join(filter(None, [subfolder, ".".join(parts[:-1] + [variant] + parts[-1:]) if variant else name]))
 
@@ -728,12 +840,16 @@ def _pickled_weights_only(pretrained_model_name_or_path, kwargs: dict) -> str | 
             return os.path.isfile(os.path.join(pretrained_model_name_or_path, name))
         from huggingface_hub import file_exists
 
-        return file_exists(str(pretrained_model_name_or_path), name, revision=kwargs.get("revision"), token=kwargs.get("token"))
+        return file_exists(
+            str(pretrained_model_name_or_path), name, revision=kwargs.get("revision"), token=kwargs.get("token")
+        )
 
     try:
         if any(exists(named(n)) for n in ("model.safetensors", "model.safetensors.index.json")):
             return None  # safetensors weights are there: transformers' own error (a missing shard, ...) stands
-        return next((named(n) for n in ("pytorch_model.bin", "pytorch_model.bin.index.json") if exists(named(n))), None)
+        return next(
+            (named(n) for n in ("pytorch_model.bin", "pytorch_model.bin.index.json") if exists(named(n))), None
+        )
     except Exception:  # offline, no such repo, no access: keep transformers' error
         return None
 
@@ -767,7 +883,7 @@ def _refuse_other_model_types(pretrained_model_name_or_path, kwargs: dict) -> No
     raise ValueError(message)
 
 
-class Pooler(nn.Module):
+class SeedformerPooler(nn.Module):
     """BERT's pooler: dense + tanh on the first ([CLS]) token's final state. (B, hidden) -> (B, hidden)."""
 
     def __init__(self, config):
@@ -778,24 +894,69 @@ class Pooler(nn.Module):
         return torch.tanh(self.dense(first_token_states))
 
 
-# `unpadded_execution="auto"` packs a batch only when at least this fraction of its positions is padding.
+# `unpadded_execution="auto"` packs a batch only when at least this fraction of its positions is padding: below it,
+# the packing (gather, scatter, one attention call per run of equal lengths) costs about what it saves (see the
+# README's benchmark section).
 MIN_PADDING_TO_UNPAD = 0.1
 
 
+def should_unpad(mode: str, seqlens: list[int], seq_len: int, stray_predictions: int, has_predictions: bool) -> bool:
+    """The data-dependent half of the unpadding decision, from host values.
+
+    "always" packs; "auto" packs when >= `MIN_PADDING_TO_UNPAD` of the batch is padding, or whenever a
+    `prediction_mask` lets the last layer skip most tokens. A `prediction_mask` that selects padded positions
+    (`stray_predictions` > 0) keeps the padded path: those positions are not among the packed tokens."""
+    if stray_predictions:
+        return False
+    if mode == "always" or has_predictions:
+        return True
+    padding_fraction = 1.0 - sum(seqlens) / (len(seqlens) * seq_len)
+    return padding_fraction >= MIN_PADDING_TO_UNPAD
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """How one encoder forward runs; decided once, by `SeedformerModel._plan_execution`, before any layer runs.
+
+    packed: run the embeddings, layers and final norm on the packed real tokens, (1, T, hidden), instead of the
+        padded (B, L, hidden) batch (unpadded execution; see `padding.py`). None: the padded path.
+    last_layer_rows: with `packed` and a `prediction_mask`: the only tokens the last layer computes an output for
+        (the predictions, plus each row's first token when there is a pooler). None: every token.
+    first_index: (B,) each row's first real position (where a left-padded row starts), None without a 2-D mask.
+    num_predictions: how many positions `prediction_mask` selects (a host int), None without one.
+    """
+
+    packed: PackedSequences | None = None
+    last_layer_rows: QuerySubset | None = None
+    first_index: torch.Tensor | None = None
+    num_predictions: int | None = None
+
+
+@dataclass
+class SeedformerModelOutput(BaseModelOutputWithPoolingAndCrossAttentions):
+    """`BaseModelOutputWithPoolingAndCrossAttentions` plus the states a sparse MLM head reads.
+
+    last_hidden_state: (B, L, hidden), always.
+    prediction_hidden_state: (N, hidden), the final states at the N positions of the `prediction_mask` passed to
+        `SeedformerModel.forward`, in row-major order; None without one.
+    """
+
+    prediction_hidden_state: torch.FloatTensor | None = None
+
+
 class SeedformerModel(SeedformerPreTrainedModel):
-    """The encoder backbone: embeddings, a stack of `EncoderLayer`s, a final norm (pre-norm only), optional pooler."""
+    """The encoder backbone: embeddings, a stack of `SeedformerEncoderLayer`s, a final norm (pre-norm only), optional pooler."""
 
     def __init__(self, config: SeedformerConfig, add_pooling_layer: bool = True):
         super().__init__(config)
-        self.embeddings = Embeddings(config)
-        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
-        self.layers = nn.ModuleList([EncoderLayer(config, layer_idx=i) for i in range(config.num_hidden_layers)])
+        self.embeddings = SeedformerEmbeddings(config)
+        self.rotary_emb = SeedformerRotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList(
+            [SeedformerEncoderLayer(config, layer_idx=i) for i in range(config.num_hidden_layers)]
+        )
         # Pre-norm leaves the residual stream un-normalised after the last layer.
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
-        self.pooler = Pooler(config) if add_pooling_layer else None
-        # Heads whose outputs at padded positions matter (QA: BERT's start/end softmax spans every position,
-        # padding included) switch unpadded execution off for their backbone.
-        self.allow_unpadding = True
+        self.pooler = SeedformerPooler(config) if add_pooling_layer else None
         self.post_init()
 
     def get_input_embeddings(self):
@@ -803,44 +964,6 @@ class SeedformerModel(SeedformerPreTrainedModel):
 
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
-
-    def _may_unpad(self, attention_mask: torch.Tensor | None, kwargs: dict) -> bool:
-        """Whether this forward may drop padding at all (`config.unpadded_execution`; see `SeedformerConfig`).
-
-        Never for: no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per padded
-        position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded path);
-        `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
-        Decided from Python state only: no device sync.
-        """
-        if self.config.unpadded_execution == "never" or not self.allow_unpadding:
-            return False
-        if attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
-            return False
-        if self.config._attn_implementation == "flex_attention":
-            return False
-        return not any(kwargs.get(name, getattr(self.config, name, False)) for name in ("output_attentions", "output_hidden_states"))
-
-    def _unpad_decision(self, seqlens: list[int], seq_len: int, stray_predictions: int, has_predictions: bool) -> bool:
-        """The data-dependent half, from host values: "always" packs; "auto" packs when >= `MIN_PADDING_TO_UNPAD`
-        of the batch is padding, or whenever a `prediction_mask` lets the last layer skip most tokens. A
-        `prediction_mask` that selects padded positions (`stray_predictions` > 0) keeps the padded path."""
-        if stray_predictions:
-            return False
-        if self.config.unpadded_execution == "always" or has_predictions:
-            return True
-        # Below ~10% padding the packing (gather, scatter, one attention call per run of equal lengths) costs about
-        # what it saves: measured 0.88x BERT on a BERT-base 8 x 128 batch with 2% padding.
-        padding_fraction = 1.0 - sum(seqlens) / (len(seqlens) * seq_len)
-        return padding_fraction >= MIN_PADDING_TO_UNPAD
-
-    def _use_unpadded(self, attention_mask: torch.Tensor | None, prediction_mask: torch.Tensor | None, kwargs: dict) -> bool:
-        """What `forward` decides for these inputs (for tools such as the benchmark; `forward` itself fetches the
-        counts together with its input checks)."""
-        if not self._may_unpad(attention_mask, kwargs):
-            return False
-        real = attention_mask.bool()
-        stray = 0 if prediction_mask is None else int((prediction_mask.bool() & ~real).sum())
-        return self._unpad_decision(real.sum(1).tolist(), attention_mask.shape[1], stray, prediction_mask is not None)
 
     @merge_with_config_defaults
     @capture_outputs
@@ -852,40 +975,121 @@ class SeedformerModel(SeedformerPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         prediction_mask: torch.BoolTensor | None = None,
-        **kwargs,
-    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
+        unpadded_execution: Literal["auto", "always", "never"] | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SeedformerModelOutput:
         """input_ids / attention_mask / token_type_ids (B, L) -> last_hidden_state (B, L, hidden), pooler_output (B, hidden).
-
-        When `_use_unpadded` says so, padding is dropped right here: embeddings, every layer and the final norm run
-        on the (1, T, hidden) packed real tokens, and `last_hidden_state` is padded back once (zeros at padding).
 
         Padding side does not matter: a left-padded row's learned / sinusoidal positions count from its first real
         token, and the pooler reads each row's first real token (its [CLS]), so every row gets the outputs it gets
         alone (BERT instead counts positions from, and pools, position 0, a padding token in left-padded rows).
         Right-padded and unpadded batches are unchanged.
 
-        prediction_mask (B, L) bool: the only positions whose final state the caller reads (sparse MLM prediction).
-            `last_hidden_state` is then (N, hidden), those positions in row-major order, and on the unpadded path
-            the last layer computes nothing else beyond keys and values (plus the first tokens for the pooler).
-            N may be 0 (no masked token in the batch).
+        prediction_mask (B, L) bool: the positions a sparse MLM head reads. Their final states come back as
+            `prediction_hidden_state` (N, hidden), row-major; N may be 0. On the unpadded path the last layer then
+            computes outputs for these positions only (plus each row's first token for the pooler), against keys and
+            values of every token, and `last_hidden_state` holds 0 at every other position. On the padded path
+            `last_hidden_state` is complete.
+        unpadded_execution: overrides `config.unpadded_execution` for this call ("never": the padded path).
+
+        With unpadded execution (see `_plan_execution`), padding is dropped right here: embeddings, every layer and
+        the final norm run on the (1, T, hidden) packed real tokens, and the outputs are padded back once (zeros at
+        padding, where either path's values are meaningless).
         """
-        batch_size, seq_len = check_input_shapes(self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids)
+        batch_size, seq_len = check_input_shapes(
+            self.config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids
+        )
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if prediction_mask is not None:
             if tuple(prediction_mask.shape) != (batch_size, seq_len):
-                raise ValueError(f"`prediction_mask` has shape {tuple(prediction_mask.shape)} but the inputs have shape {(batch_size, seq_len)}.")
+                raise ValueError(
+                    f"`prediction_mask` has shape {tuple(prediction_mask.shape)} but the inputs have shape {(batch_size, seq_len)}."
+                )
             prediction_mask = prediction_mask.bool()
             if attention_mask is None:
-                device = input_ids.device if input_ids is not None else inputs_embeds.device
                 attention_mask = torch.ones(batch_size, seq_len, dtype=torch.long, device=device)
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        # Each row's first real position (0 without a mask): where left-padded rows start.
+        # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
+        # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
+        kwargs.pop("use_cache", None)
+        plan = self._plan_execution(
+            input_ids, token_type_ids, position_ids, attention_mask, prediction_mask, unpadded_execution, kwargs
+        )
+
+        if position_ids is None:
+            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
+            # Learned / sinusoidal positions of a left-padded row count from its first real token (rotary positions
+            # are relative: a shift changes nothing). Right-padded rows keep exactly 0..L-1.
+            if plan.first_index is not None and self.config.position_embedding_type != "rope":
+                position_ids = (position_ids - plan.first_index[:, None]).clamp(min=0)
+        if plan.packed is not None:
+            input_ids, token_type_ids, position_ids, inputs_embeds = (
+                unpad(t, plan.packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
+            )
+        hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
+        if plan.packed is None:
+            attention_mask = create_bidirectional_mask(
+                config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
+            )
+        else:
+            attention_mask = None  # the sequence boundaries in `plan.packed` replace the mask
+        # Built once per forward and shared by every layer (as is the mask).
+        position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
+
+        last = len(self.layers) - 1
+        for index, layer in enumerate(self.layers):
+            hidden_states = layer(
+                hidden_states,
+                attention_mask,
+                position_embeddings,
+                packed=plan.packed,
+                query_subset=plan.last_layer_rows if index == last else None,
+                **kwargs,
+            )
+        if self.final_norm is not None:
+            hidden_states = self.final_norm(hidden_states)
+        return self._assemble_outputs(hidden_states, plan, prediction_mask, batch_size, seq_len)
+
+    def _may_unpad(self, attention_mask: torch.Tensor | None, mode: str, kwargs: dict) -> bool:
+        """The static half of the unpadding decision (Python state only: no device sync).
+
+        Never for: mode "never"; no or a 4-D mask; `output_attentions` / `output_hidden_states` (both are defined per
+        padded position); `torch.compile` tracing (the packing is data-dependent: compiled graphs keep the padded
+        path); `flex_attention` (it would recompile per sequence length; its block mask already skips padded blocks).
+        """
+        if mode == "never":
+            return False
+        if attention_mask is None or attention_mask.dim() != 2 or torch.compiler.is_compiling():
+            return False
+        if self.config._attn_implementation == "flex_attention":
+            return False
+        return not any(
+            kwargs.get(name, getattr(self.config, name, False))
+            for name in ("output_attentions", "output_hidden_states")
+        )
+
+    def _plan_execution(
+        self,
+        input_ids: torch.Tensor | None,
+        token_type_ids: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        prediction_mask: torch.BoolTensor | None,
+        unpadded_execution: str | None,
+        kwargs: dict,
+    ) -> ExecutionPlan:
+        """The one place that decides how this forward runs: padded or packed (`config.unpadded_execution`, or the
+        `unpadded_execution` argument), and on the packed path which tokens the last layer computes.
+
+        It also runs the input value checks: the token counts the decision needs travel to the host together with
+        the checks' min/max, so the whole forward costs one device sync.
+        """
+        mode = unpadded_execution if unpadded_execution is not None else self.config.unpadded_execution
+        if mode not in UNPADDED_EXECUTION:
+            raise ValueError(f"`unpadded_execution` must be one of {list(UNPADDED_EXECUTION)}, got {mode!r}.")
         first_index = None
         if attention_mask is not None and attention_mask.dim() == 2:
             first_index = attention_mask.ne(0).int().argmax(dim=1)  # the first maximum: the first real token
-
-        # The token counts that the unpadding decision and the packing need travel to the host together with the
-        # input checks: one device sync for all of it.
-        may_unpad = self._may_unpad(attention_mask, kwargs)
+        may_unpad = self._may_unpad(attention_mask, mode, kwargs)
         fetch, needed = [], None
         if may_unpad:
             real = attention_mask.bool()
@@ -895,87 +1099,92 @@ class SeedformerModel(SeedformerPreTrainedModel):
                 needed = prediction_mask
                 if self.pooler is not None:  # the last layer also computes each row's first real token
                     needed = needed.clone()
-                    needed[torch.arange(batch_size, device=device), first_index] = True
+                    needed[torch.arange(needed.shape[0], device=needed.device), first_index] = True
                 fetch.append((needed & real).sum(1))  # (B,) rows the last layer computes per sequence
         if prediction_mask is not None:
             fetch.append(prediction_mask.sum())
         fetched = check_input_values(self.config, input_ids, token_type_ids, position_ids, fetch=tuple(fetch))
         num_predictions = fetched[-1][0] if prediction_mask is not None else None
+        if not may_unpad:
+            return ExecutionPlan(first_index=first_index, num_predictions=num_predictions)
+        stray = fetched[1][0] if prediction_mask is not None else 0
+        if not should_unpad(mode, fetched[0], attention_mask.shape[1], stray, prediction_mask is not None):
+            return ExecutionPlan(first_index=first_index, num_predictions=num_predictions)
+        packed = PackedSequences.from_attention_mask(attention_mask, seqlens=fetched[0])
+        rows = packed.select(needed, seqlens=fetched[2]) if needed is not None else None
+        return ExecutionPlan(packed, rows, first_index, num_predictions)
 
-        if position_ids is None:
-            position_ids = torch.arange(seq_len, device=device).unsqueeze(0)
-            # Learned / sinusoidal positions of a left-padded row count from its first real token (rotary positions
-            # are relative: a shift changes nothing). Right-padded rows keep exactly 0..L-1.
-            if first_index is not None and self.config.position_embedding_type != "rope":
-                position_ids = (position_ids - first_index[:, None]).clamp(min=0)
+    def _use_unpadded(
+        self,
+        attention_mask: torch.Tensor | None,
+        prediction_mask: torch.Tensor | None = None,
+        kwargs: dict | None = None,
+        unpadded_execution: str | None = None,
+    ) -> bool:
+        """Whether `forward` runs these inputs packed (for tools such as the benchmark; `forward` itself fetches the
+        counts together with its input checks, this costs a sync of its own)."""
+        mode = unpadded_execution if unpadded_execution is not None else self.config.unpadded_execution
+        if not self._may_unpad(attention_mask, mode, kwargs or {}):
+            return False
+        real = attention_mask.bool()
+        stray = 0 if prediction_mask is None else int((prediction_mask.bool() & ~real).sum())
+        return should_unpad(mode, real.sum(1).tolist(), attention_mask.shape[1], stray, prediction_mask is not None)
 
-        # The encoder has no cache; merge_with_config_defaults still fills `use_cache` from the config, and passing it
-        # on makes gradient checkpointing warn "Caching is incompatible" on every layer.
-        kwargs.pop("use_cache", None)
-        packed = queries = None
-        if may_unpad and self._unpad_decision(fetched[0], seq_len, fetched[1][0] if prediction_mask is not None else 0,
-                                              prediction_mask is not None):
-            packed = PackedSequences.from_attention_mask(attention_mask, seqlens=fetched[0])
-            input_ids, token_type_ids, position_ids, inputs_embeds = (
-                unpad(t, packed) for t in (input_ids, token_type_ids, position_ids, inputs_embeds)
+    def _assemble_outputs(
+        self,
+        hidden_states: torch.Tensor,
+        plan: ExecutionPlan,
+        prediction_mask: torch.BoolTensor | None,
+        batch_size: int,
+        seq_len: int,
+    ) -> SeedformerModelOutput:
+        """The final states, (B, L, hidden) padded or (1, T or N', hidden) packed, -> the output contract:
+        last_hidden_state (B, L, hidden), pooler_output (B, hidden), prediction_hidden_state (N, hidden)."""
+        packed, rows = plan.packed, plan.last_layer_rows
+        predictions = None
+        if rows is not None:
+            # The last layer computed only `rows` (row-major, per packed sequence) of the packed tokens.
+            computed = hidden_states[0]  # (N', hidden)
+            token_positions = packed.indices.index_select(0, rows.index)  # their flat (B*L) positions
+            last_hidden_state = computed.new_zeros(batch_size * seq_len, computed.shape[-1])
+            last_hidden_state = last_hidden_state.index_copy(0, token_positions, computed).view(
+                batch_size, seq_len, -1
             )
-            kwargs["packed"] = packed
-            if needed is not None:
-                queries = packed.select(needed, seqlens=fetched[2])
-        hidden_states = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
-        if packed is None:
-            attention_mask = create_bidirectional_mask(
-                config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
+            # Which computed rows are predictions (the others are first tokens for the pooler only).
+            is_prediction = prediction_mask.reshape(-1).index_select(0, token_positions)
+            predictions = computed.index_select(
+                0, torch.nonzero_static(is_prediction, size=plan.num_predictions).reshape(-1)
             )
         else:
-            attention_mask = None  # the sequence boundaries in `packed` replace the mask
-        # Built once per forward and shared by every layer (as is the mask).
-        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
-
-        for index, layer in enumerate(self.layers):
-            if queries is not None and index == len(self.layers) - 1:
-                kwargs["query_subset"] = queries
-            hidden_states = layer(hidden_states, attention_mask, position_embeddings, **kwargs)
-        if self.final_norm is not None:
-            hidden_states = self.final_norm(hidden_states)
-
-        first_token_states = None
-        if queries is not None:
-            rows = hidden_states[0]  # (N', hidden): the `needed` real positions, row-major
-            if self.pooler is not None:
-                # A row's first real token is the first of its selected rows; an all-padding row has none (zeros).
-                starts = queries.cu_seqlens[:-1].long()
-                has_tokens = packed.cu_seqlens[1:] > packed.cu_seqlens[:-1]
-                if rows.shape[0]:
-                    first_token_states = rows.index_select(0, starts.clamp(max=rows.shape[0] - 1))
-                    first_token_states = first_token_states.masked_fill(~has_tokens[:, None], 0.0)
-                else:
-                    first_token_states = rows.new_zeros(batch_size, rows.shape[-1])
-                # Which of the selected rows are predictions (the others are first tokens only).
-                is_prediction = prediction_mask.reshape(-1).index_select(0, packed.indices.index_select(0, queries.index))
-                rows = rows.index_select(0, torch.nonzero_static(is_prediction, size=num_predictions).reshape(-1))
-            hidden_states = rows
-        else:
-            if packed is not None:
-                hidden_states = pad(hidden_states, packed)
-            if self.pooler is not None:
-                first_token_states = (
-                    hidden_states[:, 0] if first_index is None
-                    else hidden_states[torch.arange(batch_size, device=device), first_index]
-                )
+            last_hidden_state = pad(hidden_states, packed) if packed is not None else hidden_states
             if prediction_mask is not None:
-                flat = torch.nonzero_static(prediction_mask.reshape(-1), size=num_predictions).reshape(-1)
-                hidden_states = hidden_states.reshape(batch_size * seq_len, -1).index_select(0, flat)
-        return BaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=hidden_states,
-            pooler_output=self.pooler(first_token_states) if self.pooler is not None else None,
+                flat = torch.nonzero_static(prediction_mask.reshape(-1), size=plan.num_predictions).reshape(-1)
+                predictions = last_hidden_state.reshape(batch_size * seq_len, -1).index_select(0, flat)
+        pooled = None
+        if self.pooler is not None:
+            if plan.first_index is None:
+                first_token_states = last_hidden_state[:, 0]
+            else:
+                first_token_states = last_hidden_state[
+                    torch.arange(batch_size, device=last_hidden_state.device), plan.first_index
+                ]
+            pooled = self.pooler(first_token_states)
+        return SeedformerModelOutput(
+            last_hidden_state=last_hidden_state, pooler_output=pooled, prediction_hidden_state=predictions
         )
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Heads
+#
+# Losses, one way: every head calls transformers' loss functions with its `**kwargs`, so the Trainer's
+# `num_items_in_batch` (sum the loss, divide by the item count of all accumulated micro-batches) is honoured:
+# `self.loss_function` where transformers maps the head's name (ForMaskedLM, ForSequenceClassification,
+# ForTokenClassification, ForQuestionAnswering, ForConditionalGeneration), else `fixed_cross_entropy`, the function
+# those are built on. A head whose loss has no single item count declares `accepts_loss_kwargs = False`; the Trainer
+# then divides by the accumulation steps itself.
 # ----------------------------------------------------------------------------------------------------------------
-class MaskedLMHead(nn.Module):
+class SeedformerMaskedLMHead(nn.Module):
     """transform (dense, activation, norm) then the vocabulary projection (tied to the word embeddings)."""
 
     def __init__(self, config):
@@ -990,7 +1199,9 @@ class MaskedLMHead(nn.Module):
         return self.decoder(self.norm(self.act(self.dense(hidden_states))))
 
 
-def check_mlm_labels(labels: torch.Tensor | None, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> None:
+def check_mlm_labels(
+    labels: torch.Tensor | None, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None
+) -> None:
     """Masked-LM labels must be (B, L) like the inputs; a wrong shape would otherwise fail deep in the loss."""
     if labels is None:
         return
@@ -1008,7 +1219,9 @@ def sparse_prediction_mask(config, labels: torch.Tensor | None) -> torch.BoolTen
     return labels != -100 if config.sparse_prediction and labels is not None else None
 
 
-def masked_lm_labels(labels: torch.Tensor | None, prediction_mask: torch.Tensor | None, num_predictions: int = -1) -> torch.Tensor | None:
+def masked_lm_labels(
+    labels: torch.Tensor | None, prediction_mask: torch.Tensor | None, num_predictions: int = -1
+) -> torch.Tensor | None:
     """Labels aligned with the logits: (N,) at the predicted positions in the sparse case, else unchanged (B, L).
     `num_predictions` (N, known from the logits' shape) saves the device sync of a boolean-mask index."""
     if prediction_mask is None:
@@ -1020,7 +1233,7 @@ def masked_lm_labels(labels: torch.Tensor | None, prediction_mask: torch.Tensor 
 
 
 class _MaskedLMMixin:
-    """Output-embedding accessors shared by the heads that own a `MaskedLMHead` (tied to the input embeddings)."""
+    """Output-embedding accessors shared by the heads that own a `SeedformerMaskedLMHead` (tied to the input embeddings)."""
 
     def get_output_embeddings(self):
         return self.mlm_head.decoder
@@ -1035,7 +1248,7 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=False)
-        self.mlm_head = MaskedLMHead(config)
+        self.mlm_head = SeedformerMaskedLMHead(config)
         self.post_init()
 
     @can_return_tuple
@@ -1047,7 +1260,7 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
         """labels (B, L) with -100 at unmasked positions. Loss honours `num_items_in_batch` (gradient accumulation).
 
@@ -1059,14 +1272,24 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         """
         check_mlm_labels(labels, input_ids, inputs_embeds)
         prediction_mask = sparse_prediction_mask(self.config, labels)
-        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                               prediction_mask=prediction_mask, **kwargs)
-        logits = self.mlm_head(outputs.last_hidden_state)
+        outputs = self._encode(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            prediction_mask=prediction_mask,
+            **kwargs,
+        )
+        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
+        logits = self.mlm_head(hidden)
         loss = None
         if labels is not None:
             targets = masked_lm_labels(labels, prediction_mask, logits.shape[0])
             loss = self.loss_function(logits, targets, vocab_size=self.config.vocab_size, **kwargs)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 @dataclass
@@ -1089,14 +1312,17 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
     """Masked LM + next-sentence prediction, as BERT is pretrained."""
 
     _tied_weights_keys = {"mlm_head.decoder.weight": "seedformer.embeddings.word_embeddings.weight"}
-    # Per-example NSP loss is a batch mean: let the Trainer divide by the accumulation steps itself.
+    # Two normalisers (masked tokens for MLM, pairs for NSP) but one `num_items_in_batch` (the Trainer counts the MLM
+    # labels): keep BERT's sum of two batch means and let the Trainer divide by the accumulation steps itself.
     accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=True)
-        self.mlm_head = MaskedLMHead(config)
+        self.mlm_head = SeedformerMaskedLMHead(config)
         self.nsp_head = nn.Linear(config.hidden_size, 2)
+        # transformers maps no loss to "ForPreTraining": `self.loss_function` is the MLM half.
+        self.loss_type = "ForMaskedLM"
         self.post_init()
 
     @can_return_tuple
@@ -1109,23 +1335,31 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
         next_sentence_label: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SeedformerForPreTrainingOutput:
         """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random.
 
         No labelled MLM position in the batch: the MLM part of the loss is NaN, as in `BertForPreTraining`."""
         check_mlm_labels(labels, input_ids, inputs_embeds)
         prediction_mask = sparse_prediction_mask(self.config, labels)
-        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                               prediction_mask=prediction_mask, **kwargs)
-        prediction_logits = self.mlm_head(outputs.last_hidden_state)
+        outputs = self._encode(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            prediction_mask=prediction_mask,
+            **kwargs,
+        )
+        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
+        prediction_logits = self.mlm_head(hidden)
         nsp_logits = self.nsp_head(outputs.pooler_output)
         loss = None
         if labels is not None:
-            flat_labels = masked_lm_labels(labels, prediction_mask, prediction_logits.shape[0]).reshape(-1)
-            loss = F.cross_entropy(prediction_logits.reshape(-1, self.config.vocab_size).float(), flat_labels)
+            targets = masked_lm_labels(labels, prediction_mask, prediction_logits.shape[0])
+            loss = self.loss_function(prediction_logits, targets, vocab_size=self.config.vocab_size)
         if next_sentence_label is not None:
-            nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
+            nsp_loss = fixed_cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
             loss = nsp_loss if loss is None else loss + nsp_loss
         return SeedformerForPreTrainingOutput(
             loss=loss,
@@ -1137,8 +1371,6 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
 
 
 class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
-    accepts_loss_kwargs = False
-
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=True)
@@ -1154,18 +1386,21 @@ class SeedformerForNextSentencePrediction(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> NextSentencePredictorOutput:
         """labels (B,): 0 = B follows A, 1 = B is random. logits (B, 2)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.nsp_head(outputs.pooler_output)
-        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
-        return NextSentencePredictorOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        loss = fixed_cross_entropy(logits.float(), labels.reshape(-1), **kwargs) if labels is not None else None
+        return NextSentencePredictorOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
     """Pooled [CLS] (or mean, `config.classifier_pooling`) -> dropout -> linear. Regression / single-label / multi-label by `config.problem_type`, as BERT."""
 
+    # transformers' regression and multi-label losses are batch means that ignore `num_items_in_batch`.
     accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
@@ -1185,13 +1420,15 @@ class SeedformerForSequenceClassification(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SequenceClassifierOutput:
         """labels (B,) class ids or floats (regression), or (B, num_labels) multi-hot. logits (B, num_labels)."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.classifier(self.dropout(self._pool(outputs, attention_mask)))
-        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class SeedformerForTokenClassification(SeedformerPreTrainedModel):
@@ -1212,24 +1449,23 @@ class SeedformerForTokenClassification(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
         """labels (B, L) with -100 on ignored positions. logits (B, L, num_labels). Loss honours `num_items_in_batch`."""
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = self.loss_function(logits, labels, self.config, **kwargs) if labels is not None else None
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
     """Extractive QA: a start and an end logit per token."""
 
-    accepts_loss_kwargs = False
-
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
         self.seedformer = SeedformerModel(config, add_pooling_layer=False)
-        self.seedformer.allow_unpadding = False  # the loss softmax reads padded positions too, as in BERT
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
@@ -1243,14 +1479,27 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
         inputs_embeds=None,
         start_positions: torch.LongTensor | None = None,
         end_positions: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> QuestionAnsweringModelOutput:
-        """start/end_positions (B,) token indices. start_logits, end_logits (B, L)."""
-        outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+        """start/end_positions (B,) token indices. start_logits, end_logits (B, L).
+
+        Always the padded path: the start/end softmax spans every position, padding included, as BERT's does, so
+        the states at padded positions must be the ones BERT computes (the packed path leaves them 0)."""
+        outputs = self._encode(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            unpadded_execution="never",
+            **kwargs,
+        )
         start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).unbind(dim=-1)
         loss = None
         if start_positions is not None and end_positions is not None:
-            loss = self.loss_function(start_logits.float(), end_logits.float(), start_positions, end_positions)
+            loss = self.loss_function(
+                start_logits.float(), end_logits.float(), start_positions, end_positions, **kwargs
+            )
         return QuestionAnsweringModelOutput(
             loss=loss,
             start_logits=start_logits.contiguous(),
@@ -1262,8 +1511,6 @@ class SeedformerForQuestionAnswering(SeedformerPreTrainedModel):
 
 class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
     """Scores each (context, choice) pair from its pooled [CLS]; softmax over the choices."""
-
-    accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
@@ -1281,7 +1528,7 @@ class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MultipleChoiceModelOutput:
         """inputs (B, C, L) (embeds (B, C, L, hidden)); labels (B,) the right choice. logits (B, C)."""
         source = input_ids if input_ids is not None else inputs_embeds
@@ -1293,11 +1540,18 @@ class SeedformerForMultipleChoice(SeedformerPreTrainedModel):
             return t.reshape(-1, *t.shape[2:]) if t is not None else None
 
         outputs = self._encode(
-            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), flat(inputs_embeds), **kwargs
+            flat(input_ids),
+            flat(attention_mask),
+            flat(token_type_ids),
+            flat(position_ids),
+            flat(inputs_embeds),
+            **kwargs,
         )
         logits = self.classifier(self.dropout(self._pool(outputs, flat(attention_mask)))).view(-1, num_choices)
-        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
-        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        loss = fixed_cross_entropy(logits.float(), labels.reshape(-1), **kwargs) if labels is not None else None
+        return MultipleChoiceModelOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
@@ -1306,8 +1560,6 @@ class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
     The backbone sits under `seedformer` like every other head, so a checkpoint of this class loads into
     `AutoModelForSequenceClassification` etc. with the encoder weights intact (the detection head is dropped).
     """
-
-    accepts_loss_kwargs = False
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
@@ -1327,20 +1579,27 @@ class SeedformerForReplacedTokenDetection(SeedformerPreTrainedModel):
         position_ids=None,
         inputs_embeds=None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
         """labels (B, L): 1 = replaced, 0 = original, -100 = ignored (padding). logits (B, L).
 
         The loss is the sigmoid cross-entropy averaged over the labelled tokens (those of the attention mask, when
-        labels are -100 only at padding), as in ELECTRA.
+        labels are -100 only at padding), as in ELECTRA; summed and divided by `num_items_in_batch` when the Trainer
+        passes it, as `fixed_cross_entropy` does.
         """
         outputs = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         logits = self.detection_out(self.detection_act(self.detection_dense(outputs.last_hidden_state))).squeeze(-1)
         loss = None
         if labels is not None:
             keep = labels != -100
-            loss = F.binary_cross_entropy_with_logits(logits[keep].float(), labels[keep].float())
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+            summed = F.binary_cross_entropy_with_logits(
+                logits.float(), labels.clamp(min=0).to(torch.float32), weight=keep.to(torch.float32), reduction="sum"
+            )
+            num_items_in_batch = kwargs.get("num_items_in_batch")
+            loss = summed / (keep.sum() if num_items_in_batch is None else num_items_in_batch)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 def _classifier_dropout(config) -> float:
@@ -1352,14 +1611,17 @@ def _classifier_dropout(config) -> float:
 # --------------------------------------------------------------------------------------------------------------------
 # The optional decoder: causal self-attention, cross-attention over the encoder output, feed-forward.
 #
-# The decoder reuses the encoder's building blocks (`SelfAttention` with a KV cache, `CrossAttention` whose keys and
-# values of the encoder output are computed once per generation, `FeedForward`, the pre/post-norm `ResidualLayer`,
-# `Embeddings`), so every norm, activation and position option of the config applies to it unchanged.
+# The decoder reuses the encoder's building blocks (`SeedformerSelfAttention` with a KV cache,
+# `SeedformerCrossAttention` whose keys and values of the encoder output are computed once per generation,
+# `SeedformerFeedForward`, the pre/post-norm `SeedformerResidualLayer`, `SeedformerEmbeddings`), so every norm,
+# activation and position option of the config applies to it unchanged.
 
 # transformers 5.24 renamed the generation cache from `past_key_values` to `cache`: generate() passes `cache=` and
 # the output classes name the field `cache`. Seedformer takes the new name and still accepts the old one, on every
 # transformers version it supports (older generate() passes `past_key_values=`).
-CACHE_FIELD = "cache" if "cache" in BaseModelOutputWithPastAndCrossAttentions.__dataclass_fields__ else "past_key_values"
+CACHE_FIELD = (
+    "cache" if "cache" in BaseModelOutputWithPastAndCrossAttentions.__dataclass_fields__ else "past_key_values"
+)
 
 
 def resolve_cache(cache: EncoderDecoderCache | None, kwargs: dict) -> EncoderDecoderCache | None:
@@ -1370,17 +1632,17 @@ def resolve_cache(cache: EncoderDecoderCache | None, kwargs: dict) -> EncoderDec
     return cache if cache is not None else legacy
 
 
-class DecoderLayer(ResidualLayer):
+class SeedformerDecoderLayer(SeedformerResidualLayer):
     """Causal self-attention, cross-attention over the encoder output, feed-forward; each a residual sub-block."""
 
     def __init__(self, config: SeedformerConfig, layer_idx: int):
         super().__init__(config)
         heads = config.decoder_attention_heads
-        self.self_attn = SelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
+        self.self_attn = SeedformerSelfAttention(config, layer_idx=layer_idx, is_causal=True, num_heads=heads)
         self.self_attn_norm = make_norm(config)
-        self.cross_attn = CrossAttention(config, layer_idx=layer_idx, num_heads=heads)
+        self.cross_attn = SeedformerCrossAttention(config, layer_idx=layer_idx, num_heads=heads)
         self.cross_attn_norm = make_norm(config)
-        self.feed_forward = FeedForward(config, intermediate_size=config.decoder_ffn_dim)
+        self.feed_forward = SeedformerFeedForward(config, intermediate_size=config.decoder_ffn_dim)
         self.ffn_norm = make_norm(config)
 
     def forward(
@@ -1391,7 +1653,7 @@ class DecoderLayer(ResidualLayer):
         encoder_attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
         """hidden_states (B, Lt, hidden), encoder_hidden_states (B, Ls, hidden) -> (B, Lt, hidden)."""
         hidden_states = self.residual(
@@ -1408,26 +1670,29 @@ class DecoderLayer(ResidualLayer):
 
 
 class SeedformerDecoder(SeedformerPreTrainedModel):
-    """Embeddings (word embeddings tied to the encoder's by the seq2seq models), `DecoderLayer`s, final norm (pre-norm).
+    """`SeedformerEmbeddings` (word embeddings tied to the encoder's by the seq2seq models), `SeedformerDecoderLayer`s,
+    final norm (pre-norm).
 
     A `PreTrainedModel` of its own, as BART's decoder is, so that `capture_outputs` records the decoder's hidden
     states / self-attentions / cross-attentions separately from the encoder's.
     """
 
-    _no_split_modules = ["Embeddings", "DecoderLayer"]
+    _no_split_modules = ["SeedformerEmbeddings", "SeedformerDecoderLayer"]
     _can_record_outputs = {
-        "hidden_states": DecoderLayer,
-        "attentions": OutputRecorder(SelfAttention, index=1, layer_name="self_attn"),
-        "cross_attentions": OutputRecorder(CrossAttention, index=1, layer_name="cross_attn"),
+        "hidden_states": SeedformerDecoderLayer,
+        "attentions": OutputRecorder(SeedformerSelfAttention, index=1, layer_name="self_attn"),
+        "cross_attentions": OutputRecorder(SeedformerCrossAttention, index=1, layer_name="cross_attn"),
     }
 
     def __init__(self, config: SeedformerConfig):
         super().__init__(config)
-        self.embeddings = Embeddings(config)
+        self.embeddings = SeedformerEmbeddings(config)
         # Targets have no segments: no token-type embedding in the decoder.
         self.embeddings.token_type_embeddings = None
-        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
-        self.layers = nn.ModuleList([DecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)])
+        self.rotary_emb = SeedformerRotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.layers = nn.ModuleList(
+            [SeedformerDecoderLayer(config, layer_idx=i) for i in range(config.decoder_layers)]
+        )
         self.final_norm = make_norm(config) if config.norm_position == "pre" else None
         self.post_init()
 
@@ -1437,10 +1702,20 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
 
-    def _check_position_limit(self, seq_len: int, past_length: int) -> None:
-        # Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+    def _check_position_limit(self, seq_len: int, past_length: int | torch.Tensor) -> None:
+        """Learned / sinusoidal tables end at max_position_embeddings; rotary positions have no table to run out of.
+
+        `past_length` is a tensor with a static cache. Under torch.compile a Python `if` on it would break the graph,
+        so the check becomes an assert inside the graph (an opaque error, but the compiled graph stays whole); in
+        eager it is the clear `ValueError` below."""
         limit = self.config.max_position_embeddings
-        if self.config.position_embedding_type != "rope" and past_length + seq_len > limit:
+        if self.config.position_embedding_type == "rope":
+            return
+        if torch.compiler.is_compiling():
+            if isinstance(past_length, torch.Tensor):
+                torch._assert_async(past_length + seq_len <= limit, "decoder positions beyond max_position_embeddings")
+            return
+        if past_length + seq_len > limit:
             raise ValueError(
                 f"The decoder reached position {past_length + seq_len}, beyond `max_position_embeddings` ({limit}): "
                 f"{past_length} cached + {seq_len} new target positions. Lower `max_new_tokens` / `max_length` for "
@@ -1458,7 +1733,7 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
         cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         """input_ids (B, Lt) target prefix; encoder_hidden_states (B, Ls, hidden); attention masks (B, Lt[+past]) /
         (B, Ls) with 1 = attend. -> last_hidden_state (B, Lt, hidden), the cache (when `use_cache`)."""
@@ -1471,19 +1746,36 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
             raise ValueError(
                 f"`cache` must be an `EncoderDecoderCache` (self- and cross-attention), got {type(cache).__name__}."
             )
+        # A static cache (compiled generation) counts its length in a tensor: `past_length` is then one.
         past_length = cache.get_seq_length() if cache is not None else 0
+        traced_length = torch.compiler.is_compiling() and isinstance(past_length, torch.Tensor)
+        if isinstance(past_length, torch.Tensor) and not traced_length:
+            past_length = int(past_length)  # eager: the checks below need the number
         source = input_ids if input_ids is not None else inputs_embeds
         if source is not None:
             self._check_position_limit(source.shape[1], past_length)
         # Value checks (one host sync) only on the uncached call: during generate() the later steps feed back ids
         # that the model's own vocabulary projection produced, and a sync per generated token would stall the GPU.
-        check_inputs(self.config, input_ids, inputs_embeds, attention_mask, None, None, past_length, check_values=past_length == 0)
+        # A traced cache length is unknown to Python: the shape checks that need it are skipped (positions are
+        # asserted above).
+        check_inputs(
+            self.config,
+            input_ids,
+            inputs_embeds,
+            attention_mask if not traced_length else None,
+            None,
+            None,
+            0 if traced_length else past_length,
+            check_values=not traced_length and past_length == 0,
+        )
         batch_size, seq_len = source.shape[:2]
-        position_ids = torch.arange(past_length, past_length + seq_len, device=source.device).unsqueeze(0)
+        position_ids = (torch.arange(seq_len, device=source.device) + past_length).unsqueeze(0)
 
         hidden_states = self.embeddings(input_ids, position_ids, None, inputs_embeds)
-        if attention_mask is None:
-            attention_mask = torch.ones(batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long)
+        if attention_mask is None and not traced_length:
+            attention_mask = torch.ones(
+                batch_size, past_length + seq_len, device=hidden_states.device, dtype=torch.long
+            )
         # The cache argument is passed by position: its keyword changed name in transformers 5.24.
         causal_mask = create_causal_mask(
             self.config,
@@ -1497,7 +1789,7 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
             attention_mask=encoder_attention_mask,
             encoder_hidden_states=encoder_hidden_states,
         )
-        position_embeddings = self.rotary_emb(position_ids, hidden_states.dtype) if self.rotary_emb is not None else None
+        position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
         for layer in self.layers:
             hidden_states = layer(
@@ -1530,7 +1822,9 @@ class SeedformerDecoder(SeedformerPreTrainedModel):
 #     lm_head.*      (ForConditionalGeneration) vocabulary projection tied to the same embeddings, plus BART's
 #                    `final_logits_bias` buffer
 
-def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None) -> torch.Tensor:
+def shift_tokens_right(
+    labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None
+) -> torch.Tensor:
     """Teacher-forcing decoder inputs: labels (B, L) -> (B, L) = [start, labels[:, :-1]], with -100 replaced by pad."""
     if decoder_start_token_id is None:
         raise ValueError(
@@ -1538,7 +1832,9 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_s
             "the token the decoder starts from (BART: eos, T5: pad, a BERT vocabulary: [CLS])."
         )
     if pad_token_id is None:
-        raise ValueError("`config.pad_token_id` must be set to replace the -100 label positions in the decoder inputs.")
+        raise ValueError(
+            "`config.pad_token_id` must be set to replace the -100 label positions in the decoder inputs."
+        )
     shifted = labels.new_zeros(labels.shape)
     shifted[:, 1:] = labels[:, :-1].clone()
     shifted[:, 0] = decoder_start_token_id
@@ -1599,7 +1895,7 @@ class _EncoderDecoderMixin:
         encoder_outputs,
         cache,
         use_cache,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqModelOutput:
         if encoder_outputs is None:
             encoder_outputs = self.seedformer(
@@ -1665,7 +1961,7 @@ class SeedformerSeq2SeqModel(_EncoderDecoderMixin, SeedformerPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqModelOutput:
         """input_ids / attention_mask (B, Ls) source; decoder_input_ids (B, Lt) -> last_hidden_state (B, Lt, hidden)."""
         if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -1760,10 +2056,9 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqLMOutput:
         """Source (B, Ls), target prefix or labels (B, Lt) -> logits (B, Lt, vocab), loss when labels are given."""
-        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         if labels is not None:
             use_cache = False  # teacher forcing over the whole target: nothing to cache
             if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -1787,8 +2082,10 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         logits = self.lm_head(outputs.last_hidden_state) + self.final_logits_bias.to(outputs.last_hidden_state.dtype)
         loss = None
         if labels is not None:
-            loss = fixed_cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1), num_items_in_batch
+            # transformers' ForConditionalGeneration loss is the causal-LM one; `shift_labels` hands it the labels
+            # as already aligned with the logits (the decoder inputs were shifted instead), so it shifts nothing.
+            loss = self.loss_function(
+                logits, None, vocab_size=logits.shape[-1], shift_labels=labels.contiguous(), **kwargs
             )
         return Seq2SeqLMOutput(
             loss=loss,
@@ -1803,7 +2100,7 @@ class SeedformerForConditionalGeneration(_EncoderDecoderMixin, SeedformerPreTrai
         )
 
 
-__all__ = ["CACHE_FIELD", "DecoderLayer", "SeedformerDecoder", "resolve_cache", "SeedformerPreTrainedModel", "SeedformerModel", "SeedformerForMaskedLM", "SeedformerForPreTraining", "SeedformerForNextSentencePrediction", "SeedformerForSequenceClassification", "SeedformerForTokenClassification", "SeedformerForQuestionAnswering", "SeedformerForMultipleChoice", "SeedformerForPreTrainingOutput", "SeedformerForReplacedTokenDetection", "SeedformerForConditionalGeneration", "SeedformerSeq2SeqModel", "shift_tokens_right", "PackedSequences", "QuerySubset", "pad", "unpad"]
+__all__ = ["CACHE_FIELD", "SeedformerDecoderLayer", "SeedformerDecoder", "resolve_cache", "SeedformerPreTrainedModel", "SeedformerModel", "SeedformerForMaskedLM", "SeedformerForPreTraining", "SeedformerForNextSentencePrediction", "SeedformerForSequenceClassification", "SeedformerForTokenClassification", "SeedformerForQuestionAnswering", "SeedformerForMultipleChoice", "SeedformerForPreTrainingOutput", "SeedformerForReplacedTokenDetection", "SeedformerForConditionalGeneration", "SeedformerSeq2SeqModel", "shift_tokens_right", "PackedSequences", "QuerySubset", "pad", "unpad"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
