@@ -197,7 +197,7 @@ class SeedformerConfig(PreTrainedConfig):
     def cpu_small(cls, **overrides) -> SeedformerConfig:
         """The `modern` encoder at the shape of the `cpu_small` pretraining recipe (`seedformer.pretraining.recipes`):
         128 wide, 4 layers, 4 heads of 32, GeGLU width 256 (0.68 M parameters besides the embeddings). Sized for
-        minutes-to-hours of pretraining on a few CPU cores: about 5,400 tokens/s per core (30% sparse MLM, 8k vocab)."""
+        minutes-to-hours of pretraining on a few CPU cores (throughput: the README's pretraining study)."""
         defaults = dict(
             hidden_size=128,
             num_hidden_layers=4,
