@@ -4,7 +4,7 @@
         --train_file train.jsonl.gz --validation_split_percentage 10 --text_column text --label_column label \
         --output_dir out --do_train --do_eval --num_train_epochs 1
 
-Tasks: text-classification, token-classification, question-answering, multiple-choice. Every TrainingArguments
+--task names a registered recipe (`seedformer.finetuning.recipes.TASKS`; `--help` lists them). Every TrainingArguments
 option works (--eval_strategy, --load_best_model_at_end, ...); --use_lora [--merge_lora] trains LoRA adapters.
 See `seedformer.finetuning.arguments` for the data and model options.
 """

@@ -1,20 +1,24 @@
 """Downstream finetuning recipes: one `TaskRecipe` per task, a shared data loader and `run_finetuning`.
 
-`scripts/finetune.py --task text-classification|token-classification|question-answering|multiple-choice` is a
-thin `HfArgumentParser` wrapper over `run_finetuning(model_args, data_args, training_args)`.
+`scripts/finetune.py --task NAME` is a thin `HfArgumentParser` wrapper over
+`run_finetuning(model_args, data_args, training_args)`; the task names are the keys of `recipes.TASKS`.
 
-Names are imported lazily so that light users do not pay for
-`datasets` and the Trainer.
+The task modules are imported here, once, so that each registers its recipe (`@register_task`) before anything
+looks the task up. The runner, LoRA and the Trainer are imported lazily.
 """
 
 import importlib
+
+from . import multiple_choice, question_answering, text_classification, token_classification  # noqa: F401
 
 _EXPORTS = {
     "ModelArguments": "arguments",
     "DataArguments": "arguments",
     "load_raw_datasets": "data",
     "read_conll": "data",
-    "TASK_RECIPES": "recipes",
+    "TASKS": "recipes",
+    "TaskRecipe": "recipes",
+    "register_task": "recipes",
     "get_recipe": "recipes",
     "run_finetuning": "runner",
     "apply_lora": "lora",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
+from .recipes import check_task, tasks_help
 
 
 @dataclass
@@ -40,7 +40,8 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    task: str = field(metadata={"help": f"One of {', '.join(TASKS)}."})
+    # the registered tasks (recipes.TASKS), filled in when `seedformer.finetuning` imported the task modules
+    task: str = field(metadata={"help": f"One of: {tasks_help()}."})
     dataset_name: str | None = field(default=None, metadata={"help": "`datasets.load_dataset` name or folder."})
     dataset_config_name: str | None = field(default=None)
     train_file: str | None = field(
@@ -112,8 +113,7 @@ class DataArguments:
     preprocessing_num_workers: int | None = field(default=None)
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
+        check_task(self.task)
         if (
             self.dataset_name is None
             and self.train_file is None

@@ -14,11 +14,13 @@ from transformers import AutoModelForMultipleChoice, DataCollatorForMultipleChoi
 
 from ..data.readers import check_label_column, check_text_column, first_bad_row
 from ..metrics import load_metric
-from .recipes import TaskRecipe, require_columns, source_for
+from .recipes import TaskRecipe, register_task, require_columns, source_for
 
 
+@register_task
 class MultipleChoiceRecipe(TaskRecipe):
     task = "multiple-choice"
+    description = "SWAG style: context + N endings -> the right ending"
     auto_model_class = AutoModelForMultipleChoice
     peft_task_type = None  # no peft task type: the head is listed in modules_to_save explicitly
     head_modules = ("classifier", "pooler")

@@ -11,12 +11,14 @@ from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
 
 from ..data.readers import check_text_column
 from ..metrics import load_metric
-from .recipes import TaskRecipe, first_present, require_columns, source_for
+from .recipes import TaskRecipe, first_present, register_task, require_columns, source_for
 from .span_decoding import best_spans
 
 
+@register_task
 class QuestionAnsweringRecipe(TaskRecipe):
     task = "question-answering"
+    description = "extractive, SQuAD style: question + context -> answer span"
     auto_model_class = AutoModelForQuestionAnswering
     peft_task_type = "QUESTION_ANS"
     head_modules = ("qa_outputs",)

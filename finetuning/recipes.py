@@ -1,4 +1,9 @@
-"""The interface every finetuning task implements, and the task-name -> recipe table."""
+"""The interface every finetuning task implements, and the one task-name -> recipe table (`TASKS`).
+
+Each task module registers its recipe with `@register_task`; `seedformer.finetuning` imports the task modules once,
+so the table is full whenever any `seedformer.finetuning.*` module is in use. This module never imports the task
+modules (they import it), so there is no import cycle.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ class TaskRecipe:
     in the data (`setup_labels`) and is otherwise stateless.
     """
 
-    task: str
+    task: str  # the --task name
+    description: str  # one line for --help: what the task is and what the data looks like
     auto_model_class: type  # e.g. AutoModelForSequenceClassification
     peft_task_type: str | None = None  # peft.TaskType value, sets modules_to_save for the head
     head_modules: tuple[str, ...] = ()  # names of head modules trained in full under LoRA
@@ -56,22 +62,35 @@ class TaskRecipe:
         raise NotImplementedError
 
 
+TASKS: dict[str, type[TaskRecipe]] = {}
+
+
+def register_task(recipe_class: type[TaskRecipe]) -> type[TaskRecipe]:
+    """Class decorator: make `recipe_class` the recipe for `--task <recipe_class.task>`."""
+    name = recipe_class.task
+    if TASKS.get(name, recipe_class) is not recipe_class:
+        raise ValueError(f"Task {name!r} is already registered by {TASKS[name].__qualname__}")
+    TASKS[name] = recipe_class
+    return recipe_class
+
+
+def task_names() -> tuple[str, ...]:
+    return tuple(TASKS)
+
+
+def tasks_help() -> str:
+    """`name (description); ...` for every registered task, for --task's help and docs."""
+    return "; ".join(f"{name} ({recipe.description})" for name, recipe in TASKS.items())
+
+
+def check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"--task must be one of {', '.join(TASKS)}; got {task!r}")
+
+
 def get_recipe(data_args) -> TaskRecipe:
-    from .multiple_choice import MultipleChoiceRecipe
-    from .question_answering import QuestionAnsweringRecipe
-    from .text_classification import TextClassificationRecipe
-    from .token_classification import TokenClassificationRecipe
-
-    table = {
-        "text-classification": TextClassificationRecipe,
-        "token-classification": TokenClassificationRecipe,
-        "question-answering": QuestionAnsweringRecipe,
-        "multiple-choice": MultipleChoiceRecipe,
-    }
-    return table[data_args.task](data_args)
-
-
-TASK_RECIPES = ("text-classification", "token-classification", "question-answering", "multiple-choice")
+    check_task(data_args.task)
+    return TASKS[data_args.task](data_args)
 
 
 def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]) -> None:

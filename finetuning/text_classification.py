@@ -15,6 +15,7 @@ from .recipes import (
     check_known_labels,
     first_present,
     label_config,
+    register_task,
     require_columns,
     source_for,
 )
@@ -22,8 +23,10 @@ from .recipes import (
 SINGLE, MULTI, REGRESSION = "single_label_classification", "multi_label_classification", "regression"
 
 
+@register_task
 class TextClassificationRecipe(TaskRecipe):
     task = "text-classification"
+    description = "single sentences or pairs -> a label, several labels or a score"
     auto_model_class = AutoModelForSequenceClassification
     peft_task_type = "SEQ_CLS"
     head_modules = ("classifier", "pooler")

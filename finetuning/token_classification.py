@@ -13,6 +13,7 @@ from .recipes import (
     check_known_labels,
     first_present,
     label_config,
+    register_task,
     require_columns,
     source_for,
 )
@@ -30,8 +31,10 @@ def sort_tags(tags) -> list[str]:
     return sorted(set(tags), key=key)
 
 
+@register_task
 class TokenClassificationRecipe(TaskRecipe):
     task = "token-classification"
+    description = "words -> one tag per word, e.g. NER; jsonl or CoNLL"
     auto_model_class = AutoModelForTokenClassification
     peft_task_type = "TOKEN_CLS"
     head_modules = ("classifier",)

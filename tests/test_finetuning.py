@@ -808,3 +808,38 @@ def test_readme_imdb_and_conll_commands_run_on_shared_data(tmp_path, shared_data
         "B-MISC",
         "I-MISC",
     }
+
+
+def test_task_modules_register_their_recipes_in_one_table():
+    """The task list is `recipes.TASKS`, filled by the task modules' `@register_task`: `--task` accepts exactly the
+    registered names, its help lists them, and a new recipe class registered from outside is a task too."""
+    from seedformer.finetuning import recipes
+    from seedformer.finetuning.recipes import TASKS, TaskRecipe, get_recipe, register_task
+    from seedformer.finetuning.text_classification import TextClassificationRecipe
+
+    assert set(TASKS) == {"text-classification", "token-classification", "question-answering", "multiple-choice"}
+    assert TASKS["token-classification"] is TokenClassificationRecipe
+    help_text = DataArguments.__dataclass_fields__["task"].metadata["help"]
+    assert all(name in help_text and TASKS[name].description in help_text for name in TASKS)
+    with pytest.raises(ValueError, match="--task must be one of .*multiple-choice.*; got 'ner'"):
+        DataArguments(task="ner", train_file="x.jsonl")
+    with pytest.raises(ValueError, match="already registered by TextClassificationRecipe"):
+
+        @register_task
+        class Clash(TaskRecipe):
+            task = "text-classification"
+
+    @register_task
+    class Echo(TaskRecipe):
+        task = "echo"
+        description = "test task"
+
+    try:
+        assert isinstance(get_recipe(DataArguments(task="echo", train_file="x.jsonl")), Echo)
+    finally:
+        del TASKS["echo"]
+    assert TASKS["text-classification"] is TextClassificationRecipe
+    # recipes.py never imports the task modules (they import it): no cycle, whichever is imported first
+    source = open(recipes.__file__).read()
+    assert not any(f"from .{m}" in source for m in ("text_classification", "token_classification",
+                                                     "question_answering", "multiple_choice"))  # fmt: skip
