@@ -16,7 +16,7 @@ from transformers import AutoModel, AutoTokenizer
 
 import seedformer  # noqa: F401  (registers the model family with the Auto classes)
 from seedformer.data.readers import data_file_format, no_header_hint, read_data_file
-from seedformer.finetuning.features import POOLINGS, extract_features, write_features
+from seedformer.pipelines.features import POOLINGS, extract_features, write_features
 
 
 def read_inputs(

@@ -23,9 +23,6 @@ _EXPORTS = {
     "run_finetuning": "runner",
     "apply_lora": "lora",
     "SEEDFORMER_LORA_TARGET_MODULES": "lora",
-    "pool_hidden_states": "features",
-    "extract_features": "features",
-    "write_features": "features",
 }
 
 __all__ = list(_EXPORTS)

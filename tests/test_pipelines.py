@@ -17,7 +17,7 @@ from transformers import (
 from transformers.pipelines import PIPELINE_REGISTRY
 
 import seedformer  # noqa: F401
-from seedformer.finetuning.features import pool_hidden_states
+from seedformer.pipelines.features import pool_hidden_states
 from seedformer.pipelines.question_answering import ExtractiveQuestionAnsweringPipeline
 
 TEXTS = ["alice saw the film in paris", "bob", "the film was good and it was nice", "erin smith saw rome"]
@@ -230,7 +230,7 @@ def test_extract_features_script_npy_and_parquet(tmp_path, ckpts):
 def test_sentence_transformers_wraps_a_seedformer_checkpoint(ckpts):
     from sentence_transformers import SentenceTransformer, models
 
-    from seedformer.finetuning.features import extract_features
+    from seedformer.pipelines.features import extract_features
 
     transformer = models.Transformer(str(ckpts["base"]), max_seq_length=32)
     pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")

@@ -1,4 +1,7 @@
-"""Sentence embeddings from an encoder checkpoint: pooling, batching, writing `.npy` / parquet."""
+"""Sentence embeddings from an encoder checkpoint (inference): pooling, batching, writing `.npy` / parquet.
+
+`seedformer extract-features` is the command line over `extract_features` and `write_features`.
+"""
 
 from __future__ import annotations
 
