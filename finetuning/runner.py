@@ -92,11 +92,9 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)
     if model_args.config_overrides:
-        from ..pretraining.run import parse_config_overrides
+        from ..pretraining.run import apply_config_overrides
 
-        for key, value in parse_config_overrides(model_args.config_overrides).items():
-            setattr(config, key, value)
-        config.validate()
+        apply_config_overrides(config, model_args.config_overrides)
     recipe.align_labels_with_checkpoint(config, model_args.ignore_mismatched_sizes)
     for key, value in recipe.config_kwargs().items():
         setattr(config, key, value)

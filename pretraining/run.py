@@ -123,15 +123,21 @@ def _example(field_type) -> str:
     return {bool: "true", int: "256", float: "0.1", str: "text"}.get(args[0], "...")
 
 
+def apply_config_overrides(config, overrides: str | None):
+    """Set `--config_overrides` on a loaded config (fields typed by `parse_config_overrides`) and validate the
+    result, so that a bad combination is refused before a model is built. Returns the config."""
+    for key, value in parse_config_overrides(overrides).items():
+        setattr(config, key, value)
+    config.validate()
+    return config
+
+
 def build_config(model_args: ModelArguments, tokenizer, objective: PretrainingObjective):
     """The model config: from the checkpoint, a config file, or a preset sized to the tokenizer (+ overrides)."""
-    overrides = parse_config_overrides(model_args.config_overrides)
     if model_args.model_name_or_path is not None:
         config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
-        for key, value in overrides.items():
-            setattr(config, key, value)
-        config.validate()
-        return config
+        return apply_config_overrides(config, model_args.config_overrides)
+    overrides = parse_config_overrides(model_args.config_overrides)
     config_name = model_args.config_name
     if config_name is not None and config_name not in PRESETS:
         config = AutoConfig.from_pretrained(config_name, cache_dir=model_args.cache_dir)

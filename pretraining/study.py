@@ -351,42 +351,33 @@ class _Wrap:
 # Downstream
 # ---------------------------------------------------------------------------------------------------------------------
 def finetune(
-    args: StudyArguments, checkpoint: str, task: str, seed: int, paths: dict, out_dir: Path
+    args: StudyArguments, checkpoint: str, task: str, seed: int, paths: dict, out_dir: Path, pooling: str = ""
 ) -> tuple[str, float]:
-    """The fixed finetuning protocol of `task` from `checkpoint`. Returns (metric name, score)."""
+    """The fixed finetuning protocol of `task` from `checkpoint`; `pooling` sets the head's `classifier_pooling`
+    ("" keeps the checkpoint's). Returns (metric name, score)."""
     from transformers import TrainingArguments
 
     from ..finetuning.arguments import DataArguments, ModelArguments
     from ..finetuning.runner import run_finetuning
 
-    if task == "imdb":
-        data_args = DataArguments(
-            task="text-classification",
-            train_file=paths["imdb_train"],
-            validation_file=paths["imdb_eval"],
-            max_seq_length=args.finetune_max_length,
-        )
-        lr, epochs = args.imdb_learning_rate, args.imdb_epochs
-    else:
-        data_args = DataArguments(
-            task="token-classification",
-            train_file=paths["conll_train"],
-            validation_file=paths["conll_eval"],
-            max_seq_length=args.finetune_max_length,
-        )
-        lr, epochs = args.conll_learning_rate, args.conll_epochs
+    task_name, train, evals, lr, epochs, metric = {
+        "imdb": ("text-classification", "imdb_train", "imdb_eval", args.imdb_learning_rate, args.imdb_epochs, "accuracy"),
+        # entity-level F1 (seqeval) for NER
+        "conll": ("token-classification", "conll_train", "conll_eval", args.conll_learning_rate, args.conll_epochs, "f1"),
+    }[task]  # fmt: skip
+    data_args = DataArguments(
+        task=task_name, train_file=paths[train], validation_file=paths[evals], max_seq_length=args.finetune_max_length
+    )
     training_args = TrainingArguments(
         output_dir=str(out_dir), do_train=True, do_eval=True, eval_strategy="no", save_strategy="no",
         learning_rate=lr, num_train_epochs=epochs, warmup_steps=0.1, weight_decay=0.01,
         per_device_train_batch_size=args.finetune_batch_size, per_device_eval_batch_size=64, seed=seed,
         use_cpu=True, report_to="none", disable_tqdm=True, logging_steps=50, dataloader_num_workers=0,
     )  # fmt: skip
-    pooling = _pooling(args, "", task)
     model_args = ModelArguments(
         model_name_or_path=checkpoint, config_overrides=f"classifier_pooling={pooling}" if pooling else None
     )
     results = run_finetuning(model_args, data_args, training_args)
-    metric = "accuracy" if task == "imdb" else "f1"  # entity-level F1 (seqeval) for NER
     return metric, float(results[f"eval_{metric}"])
 
 
@@ -473,9 +464,10 @@ def run_study(args: StudyArguments) -> dict:
                     checkpoint, stats = random_init_checkpoint(args, arm, seed, paths)
                 out_dir = Path(args.work_dir) / "finetune" / f"{arm}-{_budget_label(budget)}min-{task}-seed{seed}"
                 started, cpu = time.monotonic(), time.process_time()
-                metric, score = finetune(args, checkpoint, task, seed, paths, out_dir)
+                pooling = _pooling(args, arm, task)
+                metric, score = finetune(args, checkpoint, task, seed, paths, out_dir, pooling)
                 record({"arm": arm, "budget_minutes": budget, "task": task, "seed": seed, "metric": metric,
-                        "pooling": _pooling(args, arm, task),
+                        "pooling": pooling,
                         "score": score, "finetune_wall_minutes": (time.monotonic() - started) / 60,
                         "finetune_cpu_minutes": (time.process_time() - cpu) / 60, **stats})  # fmt: skip
     if args.plot_file:
