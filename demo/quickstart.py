@@ -53,15 +53,35 @@ class QuickstartArguments:
     validation_fraction: float = field(default=0.1)
     vocab_size: int = field(default=2000)
     max_seq_length: int = field(default=64)
-    hidden_size: int = field(default=128)
-    num_hidden_layers: int = field(default=2)
-    num_attention_heads: int = field(default=4)
-    intermediate_size: int = field(default=256)
+    preset: str = field(
+        default="cpu_small",
+        metadata={
+            "help": "Pretraining recipe (seedformer.pretraining.recipes) or config preset: its model shape, masking "
+            "rate and optimiser settings, except the sizes given below."
+        },
+    )
+    hidden_size: int | None = field(default=None, metadata={"help": "Model width (default: the preset's)."})
+    num_hidden_layers: int | None = field(default=None, metadata={"help": "Depth (default: the preset's)."})
+    num_attention_heads: int | None = field(default=None)
+    intermediate_size: int | None = field(default=None)
     pretrain_steps: int = field(default=300, metadata={"help": "Bounded pretraining (MLM) budget in optimizer steps."})
     pretrain_batch_size: int = field(default=32)
+    compare_random_init: bool = field(
+        default=True,
+        metadata={
+            "help": "Also finetune the same architecture from random initialisation with the same protocol, and "
+            "report pretrained vs random init (what the pretraining bought on this task)."
+        },
+    )
     finetune_epochs: float = field(default=2.0)
     finetune_learning_rate: float = field(default=5e-4)
     seed: int = field(default=0)
+
+    def __post_init__(self):
+        from seedformer.pretraining.recipes import RECIPES
+
+        if self.preset not in RECIPES:  # a bare config preset has no learning rate or masking rate to train with
+            raise ValueError(f"--preset must name a pretraining recipe ({', '.join(RECIPES)}), got {self.preset!r}.")
 
 
 @dataclass
@@ -164,6 +184,16 @@ def reload_and_classify(checkpoint: Path, sentences: list[str]) -> list[dict]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def save_random_init(pretrained: Path, out: Path, seed: int) -> None:
+    """The pretrained model's architecture and tokenizer with fresh random weights: the control that shows what
+    pretraining bought (finetuned with the same protocol, it differs from the pretrained run only in its weights)."""
+    from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, set_seed
+
+    set_seed(seed)
+    AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(pretrained)).save_pretrained(out)
+    AutoTokenizer.from_pretrained(pretrained).save_pretrained(out)
+
+
 def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     from transformers import TrainingArguments
 
@@ -177,14 +207,15 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     from seedformer.tokenization import train_tokenizer
 
     out = Path(args.output_dir)
-    data_dir, tokenizer_dir, pretrain_dir, classifier_dir = (
-        out / n for n in ("data", "tokenizer", "pretrained", "classifier")
+    data_dir, tokenizer_dir, pretrain_dir, classifier_dir, random_dir = (
+        out / n for n in ("data", "tokenizer", "pretrained", "classifier", "random_init")
     )
+    n_stages = 6 if args.compare_random_init else 5
     data_dir.mkdir(parents=True, exist_ok=True)
     stages: list[StageResult] = []
     common = dict(use_cpu=True, report_to="none", seed=args.seed, logging_steps=10, dataloader_num_workers=0)
 
-    start = _stage("1/5 data")
+    start = _stage(f"1/{n_stages} data")
     splits = load_examples(args)
     label_feature = splits["train"].features["label"]
     if args.class_names is None and getattr(label_feature, "dtype", "").startswith("int"):
@@ -202,7 +233,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         )
     )
 
-    start = _stage("2/5 WordPiece tokenizer")
+    start = _stage(f"2/{n_stages} WordPiece tokenizer")
     tokenizer = train_tokenizer(
         splits["train"]["text"],
         algorithm="wordpiece",
@@ -212,14 +243,15 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     tokenizer.save_pretrained(tokenizer_dir)
     stages.append(StageResult("tokenizer", time.perf_counter() - start, f"vocabulary {len(tokenizer)}"))
 
-    start = _stage("3/5 pretraining (masked LM)")
-    sizes = (
-        f"hidden_size={args.hidden_size},num_hidden_layers={args.num_hidden_layers},"
-        f"num_attention_heads={args.num_attention_heads},intermediate_size={args.intermediate_size},"
-        f"max_position_embeddings={max(args.max_seq_length, 64)}"
+    start = _stage(f"3/{n_stages} pretraining (masked LM, recipe {args.preset})")
+    sizes = ",".join(
+        f"{name}={getattr(args, name)}"
+        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+        if getattr(args, name) is not None
     )
+    # The recipe (`apply_recipe` inside `pretrain`) fills the learning rate, schedule, masking rate and the rest.
     pretrain_metrics = pretrain(
-        PretrainModel(tokenizer_name=str(tokenizer_dir), preset="bert_like", config_overrides=sizes),
+        PretrainModel(tokenizer_name=str(tokenizer_dir), preset=args.preset, config_overrides=sizes or None),
         PretrainData(
             train_file=str(data_dir / "train.jsonl"),
             validation_file=str(data_dir / "validation.jsonl"),
@@ -232,9 +264,6 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
             do_eval=True,
             max_steps=args.pretrain_steps,
             per_device_train_batch_size=args.pretrain_batch_size,
-            learning_rate=1e-3,
-            warmup_steps=max(1, args.pretrain_steps // 10),
-            weight_decay=0.01,
             save_strategy="no",
             **{**common, "logging_steps": max(1, min(10, args.pretrain_steps // 5))},
         ),
@@ -249,33 +278,36 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         )
     )
 
-    start = _stage("4/5 finetuning (text classification)")
-    finetune_metrics = run_finetuning(
-        FinetuneModel(model_name_or_path=str(pretrain_dir)),
-        FinetuneData(
-            task="text-classification",
-            train_file=str(data_dir / "train.jsonl"),
-            validation_file=str(data_dir / "validation.jsonl"),
-            text_column="text",
-            label_column="label",
-            class_names=args.class_names,
-            max_seq_length=args.max_seq_length,
-        ),
-        TrainingArguments(
-            output_dir=str(classifier_dir),
-            do_train=True,
-            do_eval=True,
-            num_train_epochs=args.finetune_epochs,
-            per_device_train_batch_size=32,
-            learning_rate=args.finetune_learning_rate,
-            warmup_steps=10,
-            eval_strategy="epoch",
-            save_strategy="epoch",
-            save_total_limit=1,
-            load_best_model_at_end=True,
-            **common,
-        ),
-    )
+    def finetune(model_path: Path, output_dir: Path) -> dict:
+        return run_finetuning(
+            FinetuneModel(model_name_or_path=str(model_path)),
+            FinetuneData(
+                task="text-classification",
+                train_file=str(data_dir / "train.jsonl"),
+                validation_file=str(data_dir / "validation.jsonl"),
+                text_column="text",
+                label_column="label",
+                class_names=args.class_names,
+                max_seq_length=args.max_seq_length,
+            ),
+            TrainingArguments(
+                output_dir=str(output_dir),
+                do_train=True,
+                do_eval=True,
+                num_train_epochs=args.finetune_epochs,
+                per_device_train_batch_size=32,
+                learning_rate=args.finetune_learning_rate,
+                warmup_steps=10,
+                eval_strategy="epoch",
+                save_strategy="epoch",
+                save_total_limit=1,
+                load_best_model_at_end=True,
+                **common,
+            ),
+        )
+
+    start = _stage(f"4/{n_stages} finetuning (text classification)")
+    finetune_metrics = finetune(pretrain_dir, classifier_dir)
     stages.append(
         StageResult(
             "finetuning",
@@ -284,7 +316,22 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         )
     )
 
-    start = _stage("5/5 reload in a fresh process + pipeline")
+    control_metrics = None
+    if args.compare_random_init:
+        start = _stage(f"5/{n_stages} control: the same finetuning from random initialisation")
+        save_random_init(pretrain_dir, random_dir, seed=args.seed)
+        control_metrics = finetune(random_dir, random_dir / "classifier")
+        gain = finetune_metrics["eval_accuracy"] - control_metrics["eval_accuracy"]
+        stages.append(
+            StageResult(
+                "random-init control",
+                time.perf_counter() - start,
+                f"eval accuracy {control_metrics['eval_accuracy']:.3f}: pretrained vs random init "
+                f"{finetune_metrics['eval_accuracy']:.3f} vs {control_metrics['eval_accuracy']:.3f} ({gain:+.3f})",
+            )
+        )
+
+    start = _stage(f"{n_stages}/{n_stages} reload in a fresh process + pipeline")
     predictions = reload_and_classify(classifier_dir, DEMO_SENTENCES)
     for sentence, prediction in zip(DEMO_SENTENCES, predictions):
         print(f"  {prediction['label']:>8} {prediction['score']:.3f}  {sentence}")
@@ -301,6 +348,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         "stages": [s.__dict__ for s in stages],
         "pretraining": {k: v for k, v in pretrain_metrics.items() if k != "log_history"},
         "finetuning": finetune_metrics,
+        "random_init_finetuning": control_metrics,
         "predictions": dict(zip(DEMO_SENTENCES, predictions)),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -33,7 +33,7 @@ CSV_FIELDS = [
     "arm", "budget_minutes", "task", "seed", "metric", "score",
     "mlm_accuracy", "probe_accuracy", "pretrain_wall_minutes", "pretrain_cpu_minutes", "tokens_seen", "pretrain_steps",
     "params_non_embedding", "finetune_wall_minutes", "finetune_cpu_minutes", "load_average", "threads", "budget_clock",
-    "finished_utc", "pooling",
+    "finished_utc", "pooling", "max_length",
 ]  # fmt: skip
 
 # The study's arms. `preset` / `objective` / `config_overrides` / `data` / `training` are pretraining arguments
@@ -160,14 +160,42 @@ def read_results(path: str | os.PathLike) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def row_protocol(row: dict) -> tuple[str, str]:
+    """The finetuning protocol a row was made with: (IMDB head pooling, tokens per input). Rows from before a column
+    existed were [CLS]-pooled / 128 tokens; NER rows pool nothing and the full-text TF-IDF baseline truncates
+    nothing ("")."""
+    arm = row["arm"]
+    pooling = row.get("pooling") or ("cls" if row["task"] == "imdb" and arm not in _TFIDF_ARMS else "")
+    max_length = "" if _untruncated(arm) else (row.get("max_length") or "128")
+    return pooling, max_length
+
+
+def _untruncated(arm: str) -> bool:
+    return arm in _TFIDF_ARMS and not ARMS[arm].get("truncate")
+
+
 def row_key(row: dict) -> tuple:
-    # Rows from before the pooling column were [CLS]-pooled; TF-IDF and NER rows pool nothing.
-    pooling = row.get("pooling") or ("cls" if row["task"] == "imdb" and row["arm"] not in _TFIDF_ARMS else "")
-    return (row["arm"], _budget_label(float(row["budget_minutes"])), row["task"], str(row["seed"]), pooling)
+    return (row["arm"], _budget_label(float(row["budget_minutes"])), row["task"], str(row["seed"]), *row_protocol(row))
 
 
-def _pooling(args: StudyArguments, arm: str, task: str) -> str:
-    return args.finetune_pooling if task == "imdb" and arm not in _TFIDF_ARMS else ""
+def _protocol(args: StudyArguments, arm: str, task: str) -> tuple[str, str]:
+    """This run's `row_protocol` for (arm, task)."""
+    pooling = args.finetune_pooling if task == "imdb" and arm not in _TFIDF_ARMS else ""
+    return pooling, "" if _untruncated(arm) else str(args.finetune_max_length)
+
+
+def check_one_protocol(args: StudyArguments, rows: list[dict]) -> None:
+    """One protocol per CSV, so that its table and plot compare like with like."""
+    poolings = {row_protocol(r)[0] for r in rows} - {"", args.finetune_pooling}
+    lengths = {row_protocol(r)[1] for r in rows} - {"", str(args.finetune_max_length)}
+    if poolings or lengths:
+        held = [f"classifier_pooling={sorted(poolings)}"] * bool(poolings) + [f"max_length={sorted(lengths)}"] * bool(
+            lengths
+        )
+        raise ValueError(
+            f"{args.results_csv} holds rows finetuned with {', '.join(held)}; this run uses --finetune_pooling "
+            f"{args.finetune_pooling} --finetune_max_length {args.finetune_max_length}. Give it another --results_csv."
+        )
 
 
 def append_row(path: str | os.PathLike, row: dict) -> None:
@@ -413,12 +441,7 @@ def run_study(args: StudyArguments) -> dict:
     torch.set_num_threads(args.threads)
     paths = prepare_data(args)
     rows = read_results(args.results_csv)
-    other = {row_key(r)[-1] for r in rows} - {"", args.finetune_pooling}
-    if other:  # one protocol per CSV, so that its table and plot compare like with like
-        raise ValueError(
-            f"{args.results_csv} holds rows finetuned with classifier_pooling={sorted(other)}; this run uses "
-            f"--finetune_pooling {args.finetune_pooling}. Give it another --results_csv."
-        )
+    check_one_protocol(args, rows)
     done = {row_key(r) for r in rows}
     written, skipped = [], 0
     tasks, seeds = _split(args.tasks), args.seed_list
@@ -444,7 +467,7 @@ def run_study(args: StudyArguments) -> dict:
                 (t, s)
                 for t in arm_tasks
                 for s in seeds
-                if (arm, _budget_label(budget), t, str(s), _pooling(args, arm, t)) not in done
+                if (arm, _budget_label(budget), t, str(s), *_protocol(args, arm, t)) not in done
             ]
             skipped += len(arm_tasks) * len(seeds) - len(todo)
             if not todo:
@@ -453,7 +476,7 @@ def run_study(args: StudyArguments) -> dict:
                 for task, seed in todo:
                     started = time.monotonic()
                     score = tfidf_score(args, paths, seed, truncate=spec.get("truncate", False))
-                    record({"arm": arm, "budget_minutes": 0, "task": task, "seed": seed, "metric": "accuracy", "score": score, "pooling": "",
+                    record({"arm": arm, "budget_minutes": 0, "task": task, "seed": seed, "metric": "accuracy", "score": score, "pooling": "", "max_length": _protocol(args, arm, task)[1],
                             "finetune_wall_minutes": (time.monotonic() - started) / 60})  # fmt: skip
                 continue
             stats, checkpoint = {}, None
@@ -464,10 +487,10 @@ def run_study(args: StudyArguments) -> dict:
                     checkpoint, stats = random_init_checkpoint(args, arm, seed, paths)
                 out_dir = Path(args.work_dir) / "finetune" / f"{arm}-{_budget_label(budget)}min-{task}-seed{seed}"
                 started, cpu = time.monotonic(), time.process_time()
-                pooling = _pooling(args, arm, task)
+                pooling, max_length = _protocol(args, arm, task)
                 metric, score = finetune(args, checkpoint, task, seed, paths, out_dir, pooling)
                 record({"arm": arm, "budget_minutes": budget, "task": task, "seed": seed, "metric": metric,
-                        "pooling": pooling,
+                        "pooling": pooling, "max_length": max_length,
                         "score": score, "finetune_wall_minutes": (time.monotonic() - started) / 60,
                         "finetune_cpu_minutes": (time.process_time() - cpu) / 60, **stats})  # fmt: skip
     if args.plot_file:

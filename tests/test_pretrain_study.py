@@ -123,3 +123,29 @@ def test_script_is_a_thin_wrapper(toy_files, tmp_path, capsys):
     ]
     pretrain_study.main(argv)
     assert "tfidf" in capsys.readouterr().out and len(read_results(args.results_csv)) == 1
+
+
+def test_one_finetuning_protocol_per_csv(toy_files, tmp_path):
+    """A CSV's rows compare like with like: rows finetuned with another pooling or input length are refused (and old
+    rows without the columns count as what they were made with: [CLS], 128 tokens)."""
+    from seedformer.pretraining.study import check_one_protocol, row_key
+
+    args = study_args(toy_files, tmp_path, finetune_max_length=128)
+    mean128 = {
+        "arm": "cpu_small",
+        "budget_minutes": "3",
+        "task": "imdb",
+        "seed": "0",
+        "pooling": "mean",
+        "max_length": "128",
+    }
+    tfidf = {"arm": "tfidf", "budget_minutes": "0", "task": "imdb", "seed": "0", "pooling": ""}
+    ner = {"arm": "cpu_small", "budget_minutes": "3", "task": "conll", "seed": "0", "pooling": "", "max_length": "128"}
+    check_one_protocol(args, [mean128, tfidf, ner])  # the full-text TF-IDF row has no length: fits any protocol
+    old = {"arm": "cpu_small", "budget_minutes": "3", "task": "imdb", "seed": "0"}
+    with pytest.raises(ValueError, match=r"classifier_pooling=\['cls'\].*another --results_csv"):
+        check_one_protocol(args, [old])
+    with pytest.raises(ValueError, match=r"max_length=\['128'\].*--finetune_max_length 512"):
+        check_one_protocol(study_args(toy_files, tmp_path, finetune_max_length=512), [mean128, tfidf])
+    assert row_key(mean128) != row_key({**mean128, "max_length": "512"})
+    assert row_key(tfidf) == ("tfidf", "0", "imdb", "0", "", "")

@@ -48,6 +48,7 @@ def test_quickstart_end_to_end(tmp_path):
         "tokenizer",
         "pretraining",
         "finetuning",
+        "random-init control",
         "reload + pipeline",
     ]
     # pretraining made progress and the classifier learned the (easy) embedded task
@@ -55,6 +56,15 @@ def test_quickstart_end_to_end(tmp_path):
     losses = [h["loss"] for h in state["log_history"] if "loss" in h]
     assert losses[-1] < losses[0]
     assert summary["finetuning"]["eval_accuracy"] > 0.8
+    # the control: the same architecture from random weights, finetuned with the same protocol, reported beside it
+    control = summary["random_init_finetuning"]
+    assert 0.0 <= control["eval_accuracy"] <= 1.0 and control["eval_samples"] == summary["finetuning"]["eval_samples"]
+    random_config = json.loads((out / "random_init" / "config.json").read_text())
+    pretrained_config = json.loads((out / "pretrained" / "config.json").read_text())
+    assert {k: random_config[k] for k in ("hidden_size", "num_hidden_layers", "position_embedding_type")} == {
+        k: pretrained_config[k] for k in ("hidden_size", "num_hidden_layers", "position_embedding_type")
+    }
+    assert "pretrained vs random init" in result.stdout
     assert len(summary["predictions"]) == 4
     assert {p["label"] for p in summary["predictions"].values()} == {"negative", "positive"}
     assert (out / "classifier" / "loss_curves.png").stat().st_size > 1000
