@@ -197,7 +197,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
             for i, a in zip(ids, examples[self.answer_column])
         ]
 
-    def compute_metrics_fn(self, examples, features):
+    def compute_metrics_fn(self, examples, features, tokenizer):
         squad = load_metric("squad")
         references = self._references(examples)
 
@@ -210,7 +210,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
 
         return compute
 
-    def prediction_records(self, examples, features, predictions) -> list[dict]:
+    def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         answers = self.decode_answers(examples, features, predictions)
         records = []
         for answer, example in zip(answers, examples):
