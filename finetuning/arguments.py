@@ -195,8 +195,8 @@ class DataArguments:
 def parse_finetuning_args(argv: list[str]) -> tuple:
     """`(model_args, data_args, training_args)` from command-line flags (or one .json file of them), with the
     training arguments class of the task's recipe, so `--task translation` accepts `--predict_with_generate` /
-    `--generation_num_beams` and the encoder tasks do not. Without a (known) --task the plain `TrainingArguments`
-    flags are parsed and `DataArguments` names the valid tasks."""
+    `--generation_num_beams` and the encoder tasks do not. Without a (known) --task, `--help` lists the flags of
+    every task (the most derived class) and `DataArguments` names the valid tasks."""
     from transformers import HfArgumentParser, TrainingArguments
 
     if len(argv) == 1 and argv[0].endswith(".json"):
@@ -206,7 +206,11 @@ def parse_finetuning_args(argv: list[str]) -> tuple:
         peek = argparse.ArgumentParser(add_help=False)
         peek.add_argument("--task")
         task = peek.parse_known_args(argv)[0].task
-    training_class = TASKS[task].training_args_class if task in TASKS else TrainingArguments
+    if task in TASKS:
+        training_class = TASKS[task].training_args_class
+    else:  # `--help` (or a bad --task, which DataArguments names): the class whose flags cover every task's
+        classes = {recipe.training_args_class for recipe in TASKS.values()}
+        training_class = next((c for c in classes if all(issubclass(c, o) for o in classes)), TrainingArguments)
     parser = HfArgumentParser((ModelArguments, DataArguments, training_class))
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(argv[0])

@@ -126,7 +126,7 @@ class MultipleChoiceRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorForMultipleChoice(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def compute_metrics_fn(self, examples, features, tokenizer):

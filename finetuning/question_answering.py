@@ -147,7 +147,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
             end -= 1
         return start - 1, end + 1
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def decode_answers(self, examples: Dataset, features: Dataset, predictions) -> list[dict]:

@@ -35,6 +35,7 @@ class TaskRecipe:
     trainer_class: type = Trainer
     training_args_class: type = TrainingArguments
     reads_parallel_text: bool = False  # --data_dir with aligned <split>.<source_lang> / <split>.<target_lang> files
+    trains_from_scratch: bool = False  # without --model_name_or_path: new_tokenizer / new_config build the model
 
     def __init__(self, data_args):
         self.data_args = data_args
@@ -53,15 +54,15 @@ class TaskRecipe:
     def align_labels_with_checkpoint(self, config, ignore_mismatched_sizes: bool) -> None:
         """Adopt the checkpoint's label order when it already has a trained head for the same labels."""
 
-    # -- a model from scratch (no --model_name_or_path): only tasks that can train one override these ----------
+    # -- a model from scratch (no --model_name_or_path): tasks with `trains_from_scratch` implement these -------
     def new_tokenizer(self, raw: DatasetDict, model_args):
         """A tokenizer trained on the data, when neither --model_name_or_path nor --tokenizer_name names one."""
-        raise ValueError(f"--task {self.task} finetunes a checkpoint: give --model_name_or_path.")
+        raise NotImplementedError
 
     def new_config(self, tokenizer, config_overrides: dict[str, Any]):
         """A fresh model config sized to `tokenizer` (with the parsed `--config_overrides`), for a run without
         --model_name_or_path."""
-        raise ValueError(f"--task {self.task} finetunes a checkpoint: give --model_name_or_path.")
+        raise NotImplementedError
 
     def prepare_training(self, model, training_args) -> None:
         """Adjust the model / Trainer arguments before the Trainer is built (generation tasks: generate at
@@ -70,7 +71,9 @@ class TaskRecipe:
     def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
         raise NotImplementedError
 
-    def data_collator(self, tokenizer, pad_to_multiple_of: int | None = None) -> Callable:
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of: int | None = None) -> Callable:
+        """The batch builder; `model` for collators that derive inputs from it (seq2seq: decoder inputs from the
+        labels, needed when the Trainer's label smoother takes the labels away from the model)."""
         raise NotImplementedError
 
     # -- evaluation -------------------------------------------------------------------------------------------

@@ -106,6 +106,8 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         raise ValueError("Nothing to do: add --do_train, --do_eval and/or --do_predict (with --test_file).")
     set_seed(training_args.seed)
     recipe = get_recipe(data_args)
+    if model_args.model_name_or_path is None and not recipe.trains_from_scratch:
+        raise ValueError(f"--task {data_args.task} finetunes a checkpoint: give --model_name_or_path.")
     if not isinstance(training_args, recipe.training_args_class):
         raise ValueError(
             f"--task {data_args.task} needs {recipe.training_args_class.__name__}, got "
@@ -168,7 +170,7 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         train_dataset=features.get("train"),
         eval_dataset=features.get("validation"),
         processing_class=tokenizer,
-        data_collator=recipe.data_collator(tokenizer),
+        data_collator=recipe.data_collator(tokenizer, model=model),
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )

@@ -101,6 +101,19 @@ def make_compute_metrics(tokenizer: PreTrainedTokenizerBase):
     return compute_metrics
 
 
+class Seq2SeqCollator(DataCollatorForSeq2Seq):
+    """`DataCollatorForSeq2Seq` that leaves `labels` out of a batch without targets (a test file of sources only).
+
+    The stock collator sets `labels=None` there, and `Seq2SeqTrainer.prediction_step` takes the key's presence for
+    labels and reads a loss the model could not compute (KeyError 'loss')."""
+
+    def __call__(self, features, return_tensors=None):
+        batch = super().__call__(features, return_tensors)
+        if "labels" in batch and batch["labels"] is None:
+            del batch["labels"]
+        return batch
+
+
 class Seq2SeqRecipe(TaskRecipe):
     """Source text -> target text with an encoder-decoder; the subclasses name the task, its usual columns and its
     main metric."""
@@ -110,6 +123,7 @@ class Seq2SeqRecipe(TaskRecipe):
     trainer_class = Seq2SeqTrainer
     training_args_class = Seq2SeqTrainingArguments
     reads_parallel_text = True
+    trains_from_scratch = True
     source_columns: tuple[str, ...] = ("source",)  # the first one present is the source, unless --text_column
     target_columns: tuple[str, ...] = ("target",)  # the first one present is the target, unless --target_column
 
@@ -168,8 +182,10 @@ class Seq2SeqRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
-        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, pad_to_multiple_of=pad_to_multiple_of)
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
+        # With the model, the collator builds decoder_input_ids from the labels (the model's own shift): the Trainer's
+        # label smoother (--label_smoothing_factor) pops the labels before the forward, which then needs them.
+        return Seq2SeqCollator(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=pad_to_multiple_of)
 
     # -- model ------------------------------------------------------------------------------------------------
     def _max_positions(self) -> int:
@@ -268,11 +284,11 @@ class TranslationRecipe(Seq2SeqRecipe):
                     f"{source.where(row, start=True)}: column 'translation' holds {found!r}, without a {src!r} text. "
                     "Each row must be {lang: text, ...}; choose the languages with --source_lang / --target_lang."
                 )
-        dataset = dataset.remove_columns("translation").add_column("source", [pair[src] for pair in pairs])
+        dataset = dataset.add_column("source", [pair[src] for pair in pairs])
         if split != "test" or any(isinstance(pair.get(tgt), str) for pair in pairs):
             # a missing target text stays None and fails the row check, which names its line
             dataset = dataset.add_column("target", [pair.get(tgt) for pair in pairs])
-        return dataset
+        return dataset.remove_columns("translation")
 
 
 @register_task

@@ -137,7 +137,7 @@ class TextClassificationRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     @property

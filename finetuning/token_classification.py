@@ -153,7 +153,7 @@ class TokenClassificationRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def _aligned(self, logits: np.ndarray, label_ids: np.ndarray):
