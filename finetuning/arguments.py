@@ -157,8 +157,10 @@ class DataArguments:
     preprocessing_num_workers: int | None = field(default=None)
     max_train_minutes: float | None = field(
         default=None,
-        metadata={"help": "Stop training after this many minutes of wall time (a CPU budget; checkpointed there "
-                  "unless --save_strategy no)."},
+        metadata={
+            "help": "Stop training after this many minutes of wall time (a CPU budget; checkpointed there "
+            "unless --save_strategy no)."
+        },
     )
 
     def __post_init__(self):

@@ -51,7 +51,7 @@ def read_raw_datasets(data_args) -> tuple[DatasetDict, dict[str, DataSource]]:
         raw = DatasetDict()
     if getattr(data_args, "data_dir", None) is not None:
         raw.update(read_parallel_dir(data_args.data_dir, data_args.source_lang, data_args.target_lang))
-    # Parallel files drop blank pairs, so their rows are named by index (no row check can fail on them anyway).
+    # A `datasets` split or parallel files (blank pairs dropped, so row i is not line i): rows named by index.
     sources = {split: DataSource(split) for split in raw}
     files = {
         split: path
@@ -81,8 +81,9 @@ PARALLEL_SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "val",
 
 def read_parallel_dir(data_dir, source_lang: str, target_lang: str) -> DatasetDict:
     """`<stem>.<source_lang>` + `<stem>.<target_lang>` pairs in `data_dir` -> splits with `source` / `target` columns
-    (stems in `PARALLEL_SPLIT_STEMS`). FileNotFoundError when the folder holds no pair at all, naming what it looked
-    for; a file whose partner is missing is an error too (a typo in --source_lang / --target_lang)."""
+    (stems in `PARALLEL_SPLIT_STEMS`); a test source file alone gives sources to predict for. FileNotFoundError when
+    the folder holds no pair at all, naming what it looked for, and for a train / validation file whose partner is
+    missing (a typo in --source_lang / --target_lang)."""
     folder = Path(data_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"--data_dir {data_dir} is not a folder.")
@@ -90,9 +91,15 @@ def read_parallel_dir(data_dir, source_lang: str, target_lang: str) -> DatasetDi
     for split, stems in PARALLEL_SPLIT_STEMS.items():
         for stem in stems:
             source, target = folder / f"{stem}.{source_lang}", folder / f"{stem}.{target_lang}"
+            if split == "test" and source.is_file() and not target.is_file():  # sources to translate, no references
+                lines = read_data_file(source, txt_as="line", file_format="text", split=split)["text"]
+                raw[split] = Dataset.from_dict({"source": [line.strip() for line in lines if line.strip()]})
+                break
             if source.is_file() != target.is_file():
                 present, missing = (source, target) if source.is_file() else (target, source)
-                raise FileNotFoundError(f"{present} has no parallel file {missing} (check --source_lang/--target_lang).")
+                raise FileNotFoundError(
+                    f"{present} has no parallel file {missing} (check --source_lang/--target_lang)."
+                )
             if source.is_file():
                 raw[split] = read_parallel_text(source, target, split=split)
                 break

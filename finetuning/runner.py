@@ -163,7 +163,9 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     )
     callbacks = [RemoteCodeCallback()]  # --push_to_hub: every checkpoint push carries the model code
     if getattr(data_args, "max_train_minutes", None):
-        callbacks.append(TimeBudgetCallback(data_args.max_train_minutes, resume_from=training_args.resume_from_checkpoint))
+        callbacks.append(
+            TimeBudgetCallback(data_args.max_train_minutes, resume_from=training_args.resume_from_checkpoint)
+        )
     trainer = recipe.trainer_class(
         model=model,
         args=training_args,

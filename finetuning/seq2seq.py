@@ -216,7 +216,11 @@ class Seq2SeqRecipe(TaskRecipe):
     def _special_ids(tokenizer) -> dict:
         start, eos, pad = target_special_ids(tokenizer)
         return dict(
-            is_encoder_decoder=True, decoder_start_token_id=start, bos_token_id=start, eos_token_id=eos, pad_token_id=pad
+            is_encoder_decoder=True,
+            decoder_start_token_id=start,
+            bos_token_id=start,
+            eos_token_id=eos,
+            pad_token_id=pad,
         )
 
     def config_kwargs(self, config, tokenizer) -> dict:

@@ -276,7 +276,10 @@ def test_seq2seq_column_file_errors_name_the_line(tmp_path):
     write(path, [*PAIRS, {"source": "three cats", "target": None}], "csv.gz")
     with pytest.raises(ValueError, match=r"Line 4 of .*pairs\.csv\.gz: column 'target' is empty.*--target_column"):
         _finetuning_rows("translation", ["source", "target"])(path)
-    with pytest.raises(ValueError, match=r"plain-text file, but summarization \(aligned one-sentence-per-line files go in --data_dir\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"plain-text file, but summarization \(aligned one-sentence-per-line files go in --data_dir\)",
+    ):
         _finetuning_rows("summarization", ["source", "target"])(write(tmp_path / "x.txt", [{"text": "a"}], "txt"))
 
 

@@ -383,7 +383,9 @@ def test_a_seq2seq_checkpoint_continues_and_an_encoder_checkpoint_warm_starts(co
     model = AutoModelForSeq2SeqLM.from_pretrained(warm)
     assert model.config.is_encoder_decoder and model.config.decoder_start_token_id == CLS
     assert model.config.eos_token_id == SEP
-    torch.testing.assert_close(model.seedformer.layers[0].attention.qkv.weight, mlm.seedformer.layers[0].attention.qkv.weight)
+    torch.testing.assert_close(
+        model.seedformer.layers[0].attention.qkv.weight, mlm.seedformer.layers[0].attention.qkv.weight
+    )
 
 
 def test_summarization_reads_document_summary_columns_and_predicts_a_test_file(tmp_path):
@@ -399,7 +401,9 @@ def test_summarization_reads_document_summary_columns_and_predicts_a_test_file(t
         "--do_train", "--do_eval", "--do_predict", "--max_steps", "2", *S2S_FLAGS,
     ])  # fmt: skip
     assert "eval_rougeL" in results and results["predict_samples"] == 1
-    (record,) = [json.loads(line) for line in (tmp_path / "out" / "predict_predictions.jsonl").read_text().splitlines()]
+    (record,) = [
+        json.loads(line) for line in (tmp_path / "out" / "predict_predictions.jsonl").read_text().splitlines()
+    ]
     assert record["source"] == "w3 w4" and isinstance(record["prediction"], str) and "target" not in record
 
 
@@ -432,19 +436,25 @@ def test_seq2seq_bad_input_errors_name_the_column_the_line_or_the_flag(copy_task
             "--do_train", "--max_steps", "1", *S2S_FLAGS]  # fmt: skip
     with pytest.raises(ValueError, match=r"Line 2 of .*pairs\.jsonl: column 'target' is empty.*--target_column"):
         finetune_main([*base, "--train_file", path])
-    with pytest.raises(ValueError, match=r"no target column 'german'; its columns are \['source', 'target'\].*--target_column"):
+    with pytest.raises(
+        ValueError, match=r"no target column 'german'; its columns are \['source', 'target'\].*--target_column"
+    ):
         finetune_main([*base, "--train_file", path, "--target_column", "german"])
     (tmp_path / "cols.jsonl").write_text(json.dumps({"en": "a", "de": "b"}) + "\n")
     with pytest.raises(ValueError, match=r"No source column: the data has \['en', 'de'\].*--text_column"):
         finetune_main([*base, "--train_file", tmp_path / "cols.jsonl"])
-    with pytest.raises(ValueError, match=r"plain-text file, but translation \(aligned one-sentence-per-line files go in --data_dir\)"):
+    with pytest.raises(
+        ValueError, match=r"plain-text file, but translation \(aligned one-sentence-per-line files go in --data_dir\)"
+    ):
         finetune_main([*base, "--train_file", copy_task / "tok" / "tokenizer.json", "--file_format", "text"])
     with pytest.raises(FileNotFoundError, match=r"train\.src has no parallel file .*train\.xx.*--target_lang"):
         finetune_main([*base, "--data_dir", copy_task, "--source_lang", "src", "--target_lang", "xx"])
     with pytest.raises(ValueError, match="--data_dir .*applies to --task translation / summarization"):
         DataArguments(task="text-classification", data_dir=str(copy_task))
     # An encoder task has no from-scratch path; a seq2seq run needs Seq2SeqTrainingArguments.
-    with pytest.raises(ValueError, match="--task text-classification finetunes a checkpoint: give --model_name_or_path"):
+    with pytest.raises(
+        ValueError, match="--task text-classification finetunes a checkpoint: give --model_name_or_path"
+    ):
         finetune_main(["--task", "text-classification", "--train_file", path, "--text_column", "source",
                        "--label_column", "target", "--output_dir", tmp_path / "tc", "--do_train", *S2S_FLAGS[:3]])  # fmt: skip
     from transformers import TrainingArguments
@@ -472,11 +482,50 @@ def test_finetune_seq2seq_is_an_alias_of_finetune_translation(copy_task, tmp_pat
         finetune_seq2seq.main(["--data_dir", "d", "--hidden_size", "64"])
 
 
-def test_max_train_minutes_stops_the_run(copy_task, tmp_path):
-    """--max_train_minutes (every task; pretraining's TimeBudgetCallback) stops at the first step past the budget."""
+def test_seq2seq_trainer_callbacks_and_time_budget(copy_task, tmp_path, monkeypatch):
+    """The recipe's Seq2SeqTrainer gets the runner's callbacks: RemoteCodeCallback (checkpoint pushes carry the model
+    code) and, with --max_train_minutes (every task), pretraining's TimeBudgetCallback, which stops at the first step
+    past the budget."""
+    from transformers import Seq2SeqTrainer
+
+    from seedformer.finetuning.seq2seq import TranslationRecipe
+    from seedformer.hub.export import RemoteCodeCallback
+    from seedformer.pretraining.callbacks import TimeBudgetCallback
+
+    made = []
+
+    class Recording(Seq2SeqTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(TranslationRecipe, "trainer_class", Recording)
     finetune_main(copy_task_argv(copy_task, tmp_path / "out", "--do_train", "--config_overrides", S2S_TINY,
                                  "--max_steps", "50", "--max_train_minutes", "0.0001"))  # fmt: skip
     assert json.loads((tmp_path / "out" / "trainer_state.json").read_text())["global_step"] == 1
+    (trainer,) = made
+    kinds = {type(c) for c in trainer.callback_handler.callbacks}
+    assert {RemoteCodeCallback, TimeBudgetCallback} <= kinds and trainer.args.predict_with_generate
+
+
+def test_lora_on_a_seq2seq_checkpoint(copy_task, tmp_path):
+    """--use_lora --merge_lora on the translation task: a peft adapter that AutoPeftModelForSeq2SeqLM loads, and a
+    merged checkpoint with the same outputs."""
+    from peft import AutoPeftModelForSeq2SeqLM
+
+    base = tmp_path / "base"
+    finetune_main(copy_task_argv(copy_task, base, "--do_train", "--config_overrides", S2S_TINY, "--max_steps", "1"))
+    out = tmp_path / "lora"
+    finetune_main(copy_task_argv(copy_task, out, "--model_name_or_path", base, "--use_lora", "--merge_lora",
+                                 "--do_train", "--max_steps", "3", "--learning_rate", "1e-2"))  # fmt: skip
+    adapter = AutoPeftModelForSeq2SeqLM.from_pretrained(out).eval()
+    merged = AutoModelForSeq2SeqLM.from_pretrained(out / "merged").eval()
+    ids, mask = torch.tensor([[CLS, 5, 6, 7, SEP]]), torch.ones(1, 5, dtype=torch.long)
+    with torch.no_grad():
+        expected = adapter(input_ids=ids, attention_mask=mask, decoder_input_ids=ids).logits
+        torch.testing.assert_close(merged(input_ids=ids, attention_mask=mask, decoder_input_ids=ids).logits, expected)
+        original = AutoModelForSeq2SeqLM.from_pretrained(base).eval()
+        assert not torch.allclose(original(input_ids=ids, attention_mask=mask, decoder_input_ids=ids).logits, expected)
 
 
 @pytest.mark.slow
@@ -517,6 +566,25 @@ def test_parallel_text_loading_checks_alignment(tmp_path):
     (tmp_path / "c.de").write_text("eins\n\nzwei\n")
     with pytest.raises(ValueError, match="blank on one side"):
         read_parallel_text(tmp_path / "a.en", tmp_path / "c.de")
+
+
+def test_parallel_folder_splits_by_file_stem(tmp_path):
+    from seedformer.finetuning.data import read_parallel_dir
+
+    for name, text in (("train.en", "a\nb\n"), ("train.de", "x\ny\n"), ("dev.en", "c\n"), ("dev.de", "z\n"),
+                       ("test.en", "d\n\ne\n")):  # fmt: skip
+        (tmp_path / name).write_text(text)
+    raw = read_parallel_dir(tmp_path, "en", "de")
+    assert {split: raw[split].to_dict() for split in raw} == {
+        "train": {"source": ["a", "b"], "target": ["x", "y"]},
+        "validation": {"source": ["c"], "target": ["z"]},
+        "test": {"source": ["d", "e"]},  # sources alone: outputs are predicted for them
+    }
+    (tmp_path / "dev.de").unlink()
+    with pytest.raises(FileNotFoundError, match=r"dev\.en has no parallel file .*dev\.de"):
+        read_parallel_dir(tmp_path, "en", "de")
+    with pytest.raises(FileNotFoundError, match=r"No parallel files in .*train\.fr \+ train\.it"):
+        read_parallel_dir(tmp_path, "fr", "it")
 
 
 @pytest.mark.slow
