@@ -205,7 +205,7 @@ def parse_finetuning_args(argv: list[str]) -> tuple:
         with open(argv[0]) as handle:
             task = json.load(handle).get("task")
     else:
-        peek = argparse.ArgumentParser(add_help=False)
+        peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
         peek.add_argument("--task")
         task = peek.parse_known_args(argv)[0].task
     if task in TASKS:

@@ -96,7 +96,8 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
 
     Writes to `training_args.output_dir`: the final model (or LoRA adapter) with its tokenizer, `all_results.json`,
     `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split). The recipe picks the
-    Trainer class and its arguments class (`Seq2SeqTrainer` with generation for translation / summarization). With `--use_lora` the
+    Trainer class and its arguments class (`Seq2SeqTrainer` with generation for translation / summarization), and
+    trains a model from scratch where it can (no --model_name_or_path). With `--use_lora` the
     folder is a pure adapter whose base is `base/` (see `save_lora_base`), so `AutoPeftModelFor*.from_pretrained`
     and `AutoModelFor*.from_pretrained` load it as is; `--merge_lora` adds a full merged checkpoint in `merged/`.
     The task's main metric is `metric_for_best_model` unless the arguments name another, so
@@ -122,7 +123,7 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     if training_args.do_eval and "validation" not in raw:
         raise ValueError("--do_eval needs a validation split (--validation_file or --validation_split_percentage)")
     if training_args.do_predict and "test" not in raw:
-        raise ValueError("--do_predict needs a test split (--test_file)")
+        raise ValueError("--do_predict needs a test split (--test_file, or test.<source_lang> in --data_dir)")
 
     tokenizer = load_tokenizer(recipe, model_args, raw)
     config = load_config(recipe, model_args, tokenizer)

@@ -482,6 +482,20 @@ def test_finetune_seq2seq_is_an_alias_of_finetune_translation(copy_task, tmp_pat
         finetune_seq2seq.main(["--data_dir", "d", "--hidden_size", "64"])
 
 
+def test_the_task_picks_the_training_arguments_class():
+    from transformers import Seq2SeqTrainingArguments, TrainingArguments
+
+    from seedformer.finetuning.arguments import parse_finetuning_args
+
+    common = ["--train_file", "x.jsonl", "--output_dir", "o", "--use_cpu"]
+    *_, args = parse_finetuning_args(["--task", "summarization", *common, "--generation_num_beams", "4"])
+    assert type(args) is Seq2SeqTrainingArguments and args.generation_num_beams == 4
+    *_, args = parse_finetuning_args(["--task=text-classification", *common])
+    assert type(args) is TrainingArguments
+    with pytest.raises(ValueError, match=r"not used .*\['--predict_with_generate'\]"):  # not an encoder-task flag
+        parse_finetuning_args(["--task", "text-classification", *common, "--predict_with_generate"])
+
+
 def test_seq2seq_trainer_callbacks_and_time_budget(copy_task, tmp_path, monkeypatch):
     """The recipe's Seq2SeqTrainer gets the runner's callbacks: RemoteCodeCallback (checkpoint pushes carry the model
     code) and, with --max_train_minutes (every task), pretraining's TimeBudgetCallback, which stops at the first step
