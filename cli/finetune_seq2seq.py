@@ -1,33 +1,51 @@
-"""Finetune (or train from scratch) a Seedformer encoder-decoder for translation / summarisation.
+"""Alias of `seedformer finetune --task translation` (translation / summarisation with an encoder-decoder).
 
     seedformer finetune-seq2seq --data_dir ../shared/data/multi30k --source_lang en --target_lang de \
-        --output_dir runs/multi30k --do_train --predict_with_generate --num_train_epochs 1
+        --output_dir runs/multi30k --do_train --do_eval --max_steps 100
 
-Parallel text files (`--data_dir` with <split>.<lang>) or a column file (`--train_file x.jsonl --source_column
-document --target_column summary`). Without `--model_name_or_path` a small model and a joint WordPiece vocabulary are
-built from the training data; an encoder (masked-LM) checkpoint is warm-started with a fresh decoder. Every
-`Seq2SeqTrainingArguments` option applies (`--generation_num_beams`, `--per_device_train_batch_size`, ...).
-Validation BLEU / ROUGE and sample outputs go to `<output_dir>/seq2seq_results.json`.
+runs `seedformer finetune --task translation ARGS` (give `--task summarization` to change the task): the same
+arguments, runner, outputs (`all_results.json`, `eval_predictions.jsonl`, the model) and model card. The flags of
+the former separate runner that have another form now say which.
 """
 
-import json
 import sys
 
-from transformers import HfArgumentParser, Seq2SeqTrainingArguments
+from seedformer.cli import finetune
 
-from seedformer.finetuning.seq2seq import Seq2SeqDataArguments, Seq2SeqModelArguments, run_seq2seq
-from seedformer.hub.model_card import card_fields_from_args, write_run_model_card
+# Former flag -> its form in `seedformer finetune`.
+RENAMED = {
+    "--source_column": "--text_column",
+    "--max_source_length": "--max_seq_length",
+    "--num_samples_to_show": "eval_predictions.jsonl (every validation output)",
+    "--train_split": "--data_dir's file names (train.<lang>)",
+    "--validation_split": "--data_dir's file names (val / valid / dev / validation.<lang>)",
+    "--dropout": "--config_overrides hidden_dropout_prob=...,attention_probs_dropout_prob=...",
+    **{
+        f"--{name}": f"--config_overrides {name}=..."
+        for name in (
+            "hidden_size",
+            "num_hidden_layers",
+            "decoder_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "norm_position",
+            "position_embedding_type",
+        )
+    },
+}
 
 
 def main(argv=None):
-    parser = HfArgumentParser((Seq2SeqModelArguments, Seq2SeqDataArguments, Seq2SeqTrainingArguments))
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    metrics = run_seq2seq(model_args, data_args, training_args)
-    # README.md with metadata, results and usage in output_dir (uploaded too with --push_to_hub)
-    write_run_model_card(training_args, metrics, **card_fields_from_args(model_args, data_args))
-    json.dump(metrics, sys.stdout, indent=2, ensure_ascii=False)
-    print()
-    return metrics
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if flag in RENAMED:
+            raise SystemExit(f"seedformer finetune-seq2seq: {flag} is now {RENAMED[flag]}.")
+    if not any(arg == "--task" or arg.startswith("--task=") for arg in argv) and not (
+        len(argv) == 1 and argv[0].endswith(".json")
+    ):
+        argv = ["--task", "translation", *argv]
+    return finetune.main(argv)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ A `.txt` file has no column names, so what it holds is the caller's declaration,
 - `txt_as=None` (every task that needs named columns): a `.txt` file is refused with an error naming the formats
   that work.
 
+Translation data as distributed (`train.en` + `train.de`, one sentence per line, aligned) is a pair of plain-text
+files: `read_parallel_text(source_path, target_path)` reads both and returns `source` / `target` columns.
+
 Errors name the file, the line and the fix: an empty file, a malformed JSON line, a JSON column whose type changes
 from line to line, a CoNLL line with a different number of columns. `DataSource.where(row)` turns a row index of a
 split read here (before any shuffle) back into "line N of FILE", and `check_text_column` / `check_label_column` use
@@ -185,6 +188,33 @@ def read_data_file(
             f"{len(dataset.column_names)}; name every column, in file order."
         )
     return dataset
+
+
+def read_parallel_text(
+    source_path: str | os.PathLike, target_path: str | os.PathLike, *, split: str = "train"
+) -> Dataset:
+    """Two aligned plain-text files, one sentence per line (`train.en` + `train.de`, any extension, optionally
+    compressed) -> a `Dataset` with `source` / `target` columns. Pairs blank on both sides are dropped; a pair
+    blank on one side only, or files of different lengths, mean the files are misaligned (ValueError naming the
+    lines)."""
+    source_lines, target_lines = (
+        read_data_file(path, txt_as="line", file_format="text", split=split)["text"]
+        for path in (source_path, target_path)
+    )
+    if len(source_lines) != len(target_lines):
+        raise ValueError(
+            f"Parallel files are not aligned: {source_path} has {len(source_lines)} lines, {target_path} has "
+            f"{len(target_lines)}."
+        )
+    pairs = [(s.strip(), t.strip()) for s, t in zip(source_lines, target_lines)]
+    half_blank = [i + 1 for i, (s, t) in enumerate(pairs) if bool(s) != bool(t)]
+    if half_blank:
+        raise ValueError(
+            f"Lines {half_blank[:5]} of {source_path} / {target_path} are blank on one side only: the files are "
+            "misaligned."
+        )
+    pairs = [(s, t) for s, t in pairs if s]
+    return Dataset.from_dict({"source": [s for s, _ in pairs], "target": [t for _, t in pairs]})
 
 
 def _open_text(path: str, newline: str | None = None):
@@ -481,4 +511,5 @@ __all__ = [
     "parse_column_names",
     "read_data_file",
     "read_data_files",
+    "read_parallel_text",
 ]

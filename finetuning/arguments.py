@@ -1,16 +1,33 @@
-"""Argument dataclasses for `scripts/finetune.py` (parsed by `HfArgumentParser` next to `TrainingArguments`)."""
+"""Argument dataclasses for `scripts/finetune.py`, parsed by `HfArgumentParser` next to the task's TrainingArguments
+class (`parse_finetuning_args`: `Seq2SeqTrainingArguments` for translation / summarization)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import dataclass, field
 
-from .recipes import check_task, tasks_help
+from .recipes import TASKS, check_task, tasks_help
 
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(metadata={"help": "Checkpoint folder (or Hub id) to finetune."})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Checkpoint folder (or Hub id) to finetune. translation / summarization: a seq2seq checkpoint, "
+            "an encoder (masked LM) to warm-start with a new decoder, or unset to train a model from scratch "
+            "(sized by --config_overrides, with a tokenizer trained on the data unless --tokenizer_name)."
+        },
+    )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the checkpoint's own."})
+    vocab_size: int = field(
+        default=8000,
+        metadata={
+            "help": "translation / summarization from scratch without --tokenizer_name: size of the joint "
+            "source+target WordPiece vocabulary trained on the training split."
+        },
+    )
     ignore_mismatched_sizes: bool = field(
         default=False,
         metadata={"help": "Re-initialise a head whose size does not match the label count (otherwise an error)."},
@@ -19,7 +36,8 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Config fields to change before the head is built, e.g. `classifier_pooling=mean` or "
-            "`classifier_dropout=0.2` (as pretrain.py's --config_overrides)."
+            "`classifier_dropout=0.2` (as pretrain.py's --config_overrides); from scratch, the model's sizes "
+            "(`hidden_size=128,num_hidden_layers=2,decoder_layers=2`)."
         },
     )
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
@@ -44,6 +62,13 @@ class DataArguments:
     task: str = field(metadata={"help": f"One of: {tasks_help()}."})
     dataset_name: str | None = field(default=None, metadata={"help": "`datasets.load_dataset` name or folder."})
     dataset_config_name: str | None = field(default=None)
+    data_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "translation / summarization: a folder of aligned one-sentence-per-line files "
+            "<split>.<source_lang> + <split>.<target_lang> (train, val/valid/dev/validation, test)."
+        },
+    )
     train_file: str | None = field(
         default=None,
         metadata={
@@ -72,7 +97,9 @@ class DataArguments:
         metadata={"help": "Without a validation split, hold out this percentage of train (shuffled with --seed)."},
     )
     # --- columns (None = the task's usual names) ---------------------------------------------------------------
-    text_column: str | None = field(default=None, metadata={"help": "Text (first sentence) column."})
+    text_column: str | None = field(
+        default=None, metadata={"help": "Text (first sentence) column; seq2seq: the source text."}
+    )
     text_pair_column: str | None = field(default=None, metadata={"help": "Second sentence column (pairs)."})
     label_column: str | None = field(default=None, metadata={"help": "Label column (token-classification: tags)."})
     tokens_column: str | None = field(default=None, metadata={"help": "Token-classification: list-of-words column."})
@@ -96,8 +123,25 @@ class DataArguments:
             "regression (default: from the label column's type)."
         },
     )
+    # --- seq2seq (translation / summarization) ------------------------------------------------------------------
+    source_lang: str = field(default="en", metadata={"help": "Seq2seq: --data_dir's source file extension."})
+    target_lang: str = field(default="de", metadata={"help": "Seq2seq: --data_dir's target file extension."})
+    target_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "Seq2seq: the target text column (translation: `target`; summarization: `summary`, "
+            "`highlights` or `target`); the source is --text_column (`source`; `document`, `article`, `text`)."
+        },
+    )
+    source_prefix: str = field(default="", metadata={"help": "Seq2seq: text put before every source (T5 style)."})
+    max_target_length: int = field(
+        default=128, metadata={"help": "Seq2seq: target tokens after truncation (--max_seq_length: source tokens)."}
+    )
     # --- lengths and sizes -------------------------------------------------------------------------------------
-    max_seq_length: int = field(default=128, metadata={"help": "Tokens per (pair of) sequence(s) after truncation."})
+    max_seq_length: int = field(
+        default=128,
+        metadata={"help": "Tokens per (pair of) sequence(s) after truncation (seq2seq: per source)."},
+    )
     doc_stride: int = field(default=64, metadata={"help": "QA: overlap (tokens) between chunks of a long context."})
     max_answer_length: int = field(default=30, metadata={"help": "QA: longest answer span in tokens."})
     n_best_size: int = field(default=20, metadata={"help": "QA: start/end candidates kept per chunk."})
@@ -111,16 +155,29 @@ class DataArguments:
     max_eval_samples: int | None = field(default=None)
     max_predict_samples: int | None = field(default=None)
     preprocessing_num_workers: int | None = field(default=None)
+    max_train_minutes: float | None = field(
+        default=None,
+        metadata={
+            "help": "Stop training after this many minutes of wall time (a CPU budget; checkpointed there "
+            "unless --save_strategy no)."
+        },
+    )
 
     def __post_init__(self):
         check_task(self.task)
         if (
             self.dataset_name is None
+            and self.data_dir is None
             and self.train_file is None
             and self.validation_file is None
             and self.test_file is None
         ):
             raise ValueError("Give --dataset_name or at least one of --train_file/--validation_file/--test_file")
+        if self.data_dir is not None and not TASKS[self.task].reads_parallel_text:
+            readers = [name for name, recipe in TASKS.items() if recipe.reads_parallel_text]
+            raise ValueError(f"--data_dir (parallel text files) applies to --task {' / '.join(readers)}")
+        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
+            raise ValueError(f"--max_train_minutes must be > 0, got {self.max_train_minutes}")
         if self.column_names is not None:
             names = [n.strip() for n in self.column_names.split(",")]
             if not all(names) or len(set(names)) != len(names):
@@ -135,3 +192,28 @@ class DataArguments:
             parse_class_names(self.class_names)  # malformed lists fail before any data is read
         if not 0 <= self.validation_split_percentage < 100:
             raise ValueError("--validation_split_percentage must be in [0, 100)")
+
+
+def parse_finetuning_args(argv: list[str]) -> tuple:
+    """`(model_args, data_args, training_args)` from command-line flags (or one .json file of them), with the
+    training arguments class of the task's recipe, so `--task translation` accepts `--predict_with_generate` /
+    `--generation_num_beams` and the encoder tasks do not. Without a (known) --task, `--help` lists the flags of
+    every task (the most derived class) and `DataArguments` names the valid tasks."""
+    from transformers import HfArgumentParser, TrainingArguments
+
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        with open(argv[0]) as handle:
+            task = json.load(handle).get("task")
+    else:
+        peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        peek.add_argument("--task")
+        task = peek.parse_known_args(argv)[0].task
+    if task in TASKS:
+        training_class = TASKS[task].training_args_class
+    else:  # `--help` (or a bad --task, which DataArguments names): the class whose flags cover every task's
+        classes = {recipe.training_args_class for recipe in TASKS.values()}
+        training_class = next((c for c in classes if all(issubclass(c, o) for o in classes)), TrainingArguments)
+    parser = HfArgumentParser((ModelArguments, DataArguments, training_class))
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(argv[0])
+    return parser.parse_args_into_dataclasses(argv)

@@ -126,10 +126,10 @@ class MultipleChoiceRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorForMultipleChoice(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
-    def compute_metrics_fn(self, examples, features):
+    def compute_metrics_fn(self, examples, features, tokenizer):
         accuracy = load_metric("accuracy")
 
         def compute(eval_pred):
@@ -138,7 +138,7 @@ class MultipleChoiceRecipe(TaskRecipe):
 
         return compute
 
-    def prediction_records(self, examples, features, predictions) -> list[dict]:
+    def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         logits = predictions[0] if isinstance(predictions, tuple) else predictions
         records = []
         for i, example in enumerate(examples):

@@ -147,7 +147,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
             end -= 1
         return start - 1, end + 1
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def decode_answers(self, examples: Dataset, features: Dataset, predictions) -> list[dict]:
@@ -197,7 +197,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
             for i, a in zip(ids, examples[self.answer_column])
         ]
 
-    def compute_metrics_fn(self, examples, features):
+    def compute_metrics_fn(self, examples, features, tokenizer):
         squad = load_metric("squad")
         references = self._references(examples)
 
@@ -210,7 +210,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
 
         return compute
 
-    def prediction_records(self, examples, features, predictions) -> list[dict]:
+    def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         answers = self.decode_answers(examples, features, predictions)
         records = []
         for answer, example in zip(answers, examples):

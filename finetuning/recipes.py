@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from datasets import Dataset, DatasetDict
+from transformers import Trainer, TrainingArguments
 
 from ..data.readers import DataSource
 from .data import no_header_hint
@@ -29,6 +30,12 @@ class TaskRecipe:
     peft_task_type: str | None = None  # peft.TaskType value, sets modules_to_save for the head
     head_modules: tuple[str, ...] = ()  # names of head modules trained in full under LoRA
     main_metric: str = "accuracy"  # for metric_for_best_model; always greater-is-better
+    # The Trainer and its arguments class: generation tasks take Seq2SeqTrainer / Seq2SeqTrainingArguments (the CLI
+    # parses the flags of this class, so `--predict_with_generate` exists exactly where it means something).
+    trainer_class: type = Trainer
+    training_args_class: type = TrainingArguments
+    reads_parallel_text: bool = False  # --data_dir with aligned <split>.<source_lang> / <split>.<target_lang> files
+    trains_from_scratch: bool = False  # without --model_name_or_path: new_tokenizer / new_config build the model
 
     def __init__(self, data_args):
         self.data_args = data_args
@@ -39,26 +46,45 @@ class TaskRecipe:
         numeric / mixed-type values and unseen eval labels, naming the row by `sources[split].where(row)` (its line
         in the file when the splits are still in file order)."""
 
-    def config_kwargs(self) -> dict[str, Any]:
-        """Config overrides for the head: num_labels, id2label, label2id, problem_type."""
+    def config_kwargs(self, config, tokenizer) -> dict[str, Any]:
+        """Config fields the task sets on the loaded `config`: num_labels, id2label, label2id, problem_type (or, for
+        seq2seq, the decoder's special ids when an encoder checkpoint is warm-started)."""
         return {}
 
     def align_labels_with_checkpoint(self, config, ignore_mismatched_sizes: bool) -> None:
         """Adopt the checkpoint's label order when it already has a trained head for the same labels."""
 
+    # -- a model from scratch (no --model_name_or_path): tasks with `trains_from_scratch` implement these -------
+    def new_tokenizer(self, raw: DatasetDict, model_args):
+        """A tokenizer trained on the data, when neither --model_name_or_path nor --tokenizer_name names one."""
+        raise NotImplementedError
+
+    def new_config(self, tokenizer, config_overrides: dict[str, Any]):
+        """A fresh model config sized to `tokenizer` (with the parsed `--config_overrides`), for a run without
+        --model_name_or_path."""
+        raise NotImplementedError
+
+    def prepare_training(self, model, training_args) -> None:
+        """Adjust the model / Trainer arguments before the Trainer is built (generation tasks: generate at
+        evaluation, and save the generation length with the model)."""
+
     def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
         raise NotImplementedError
 
-    def data_collator(self, tokenizer, pad_to_multiple_of: int | None = None) -> Callable:
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of: int | None = None) -> Callable:
+        """The batch builder; `model` for collators that derive inputs from it (seq2seq: decoder inputs from the
+        labels, needed when the Trainer's label smoother takes the labels away from the model)."""
         raise NotImplementedError
 
     # -- evaluation -------------------------------------------------------------------------------------------
-    def compute_metrics_fn(self, examples: Dataset, features: Dataset) -> Callable:
-        """The Trainer's `compute_metrics` for this eval split (QA needs the examples to rebuild answers)."""
+    def compute_metrics_fn(self, examples: Dataset, features: Dataset, tokenizer) -> Callable:
+        """The Trainer's `compute_metrics` for this eval split (QA needs the examples to rebuild answers, seq2seq the
+        tokenizer to decode generated ids)."""
         raise NotImplementedError
 
-    def prediction_records(self, examples: Dataset, features: Dataset, predictions) -> list[dict]:
-        """One JSON-able dict per example: the prediction (label names / spans / tags) next to the input and gold."""
+    def prediction_records(self, examples: Dataset, features: Dataset, predictions, tokenizer) -> list[dict]:
+        """One JSON-able dict per example: the prediction (label names / spans / tags / generated text) next to the
+        input and gold."""
         raise NotImplementedError
 
 
@@ -93,8 +119,11 @@ def get_recipe(data_args) -> TaskRecipe:
     return TASKS[data_args.task](data_args)
 
 
-def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]) -> None:
-    """columns: role -> column name. ValueError naming the missing ones and the columns that exist."""
+def require_columns(
+    dataset: Dataset, split: str, columns: dict[str, str | None], flags: str = "--text_column/--label_column/etc"
+) -> None:
+    """columns: role -> column name. ValueError naming the missing ones, the columns that exist and the `flags`
+    that name the right ones."""
     missing = [
         f"{role} column {name!r}"
         for role, name in columns.items()
@@ -103,7 +132,7 @@ def require_columns(dataset: Dataset, split: str, columns: dict[str, str | None]
     if missing:
         raise ValueError(
             f"The {split} split has no {', '.join(missing)}; its columns are {dataset.column_names}. "
-            f"Name the right ones with --text_column/--label_column/... ." + no_header_hint(dataset.column_names)
+            f"Name the right ones with {flags}." + no_header_hint(dataset.column_names)
         )
 
 

@@ -7,10 +7,12 @@ import logging
 import os
 from pathlib import Path
 
-from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
+from transformers import AutoConfig, AutoTokenizer, set_seed
 
 from ..hub.export import RemoteCodeCallback
+from ..pretraining.callbacks import TimeBudgetCallback
 from ..pretraining.resume import check_resumable
+from ..pretraining.run import apply_config_overrides, parse_config_overrides
 from .data import read_raw_datasets, select_samples
 from .lora import apply_lora
 from .recipes import get_recipe
@@ -18,14 +20,39 @@ from .recipes import get_recipe
 logger = logging.getLogger(__name__)
 
 
+def load_tokenizer(recipe, model_args, raw):
+    """The checkpoint's (or --tokenizer_name's) tokenizer; without either, one the recipe trains on the data."""
+    name = model_args.tokenizer_name or model_args.model_name_or_path
+    if name is None:
+        return recipe.new_tokenizer(raw, model_args)
+    return AutoTokenizer.from_pretrained(name)
+
+
+def load_config(recipe, model_args, tokenizer):
+    """The checkpoint's config with --config_overrides and the task's fields (labels, ...); without a checkpoint,
+    a fresh config from the recipe."""
+    if model_args.model_name_or_path is None:
+        config = recipe.new_config(tokenizer, parse_config_overrides(model_args.config_overrides))
+    else:
+        config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+        if model_args.config_overrides:
+            apply_config_overrides(config, model_args.config_overrides)
+    recipe.align_labels_with_checkpoint(config, model_args.ignore_mismatched_sizes)
+    for key, value in recipe.config_kwargs(config, tokenizer).items():
+        setattr(config, key, value)
+    return config
+
+
 def load_model(recipe, model_args, config):
-    """The task model from the checkpoint, loaded once; a head of the wrong size is an error unless asked to
-    re-initialise.
+    """The task model from the checkpoint, loaded once (or built from `config` when there is no checkpoint); a head
+    of the wrong size is an error unless asked to re-initialise.
 
     transformers refuses a mismatched head without `ignore_mismatched_sizes=True` with an error about tensor shapes;
     so we always load with it (one load, one load report) and raise our own error, naming the labels, when the user
     did not ask for the re-initialisation.
     """
+    if model_args.model_name_or_path is None:
+        return recipe.auto_model_class.from_config(config)
     model, info = recipe.auto_model_class.from_pretrained(
         model_args.model_name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True
     )
@@ -68,7 +95,9 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     """Finetune, evaluate and predict as the arguments say. Returns the metrics (also in <output_dir>/*.json).
 
     Writes to `training_args.output_dir`: the final model (or LoRA adapter) with its tokenizer, `all_results.json`,
-    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split). With `--use_lora` the
+    `eval_predictions.jsonl` (validation split) and `predict_predictions.jsonl` (test split). The recipe picks the
+    Trainer class and its arguments class (`Seq2SeqTrainer` with generation for translation / summarization), and
+    trains a model from scratch where it can (no --model_name_or_path). With `--use_lora` the
     folder is a pure adapter whose base is `base/` (see `save_lora_base`), so `AutoPeftModelFor*.from_pretrained`
     and `AutoModelFor*.from_pretrained` load it as is; `--merge_lora` adds a full merged checkpoint in `merged/`.
     The task's main metric is `metric_for_best_model` unless the arguments name another, so
@@ -78,6 +107,13 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         raise ValueError("Nothing to do: add --do_train, --do_eval and/or --do_predict (with --test_file).")
     set_seed(training_args.seed)
     recipe = get_recipe(data_args)
+    if model_args.model_name_or_path is None and not recipe.trains_from_scratch:
+        raise ValueError(f"--task {data_args.task} finetunes a checkpoint: give --model_name_or_path.")
+    if not isinstance(training_args, recipe.training_args_class):
+        raise ValueError(
+            f"--task {data_args.task} needs {recipe.training_args_class.__name__}, got "
+            f"{type(training_args).__name__} (finetuning.arguments.parse_finetuning_args picks the task's class)."
+        )
     raw, sources = read_raw_datasets(data_args)
     # Rows are checked (and the label set found) while row i is still line i of its file; then the subsets.
     recipe.setup_labels(raw, sources)
@@ -87,18 +123,12 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     if training_args.do_eval and "validation" not in raw:
         raise ValueError("--do_eval needs a validation split (--validation_file or --validation_split_percentage)")
     if training_args.do_predict and "test" not in raw:
-        raise ValueError("--do_predict needs a test split (--test_file)")
+        raise ValueError("--do_predict needs a test split (--test_file, or test.<source_lang> in --data_dir)")
 
-    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
-    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
-    if model_args.config_overrides:
-        from ..pretraining.run import apply_config_overrides
-
-        apply_config_overrides(config, model_args.config_overrides)
-    recipe.align_labels_with_checkpoint(config, model_args.ignore_mismatched_sizes)
-    for key, value in recipe.config_kwargs().items():
-        setattr(config, key, value)
+    tokenizer = load_tokenizer(recipe, model_args, raw)
+    config = load_config(recipe, model_args, tokenizer)
     model = load_model(recipe, model_args, config)
+    recipe.prepare_training(model, training_args)
     output_dir = Path(training_args.output_dir)
     if model_args.use_lora:
         targets = model_args.lora_target_modules.split(",") if model_args.lora_target_modules else None
@@ -128,17 +158,24 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
     with training_args.main_process_first(desc="tokenizing"):
         features = {split: recipe.preprocess(dataset, tokenizer, split) for split, dataset in raw.items()}
     compute_metrics = (
-        recipe.compute_metrics_fn(raw["validation"], features["validation"]) if "validation" in raw else None
+        recipe.compute_metrics_fn(raw["validation"], features["validation"], tokenizer)
+        if "validation" in raw
+        else None
     )
-    trainer = Trainer(
+    callbacks = [RemoteCodeCallback()]  # --push_to_hub: every checkpoint push carries the model code
+    if getattr(data_args, "max_train_minutes", None):
+        callbacks.append(
+            TimeBudgetCallback(data_args.max_train_minutes, resume_from=training_args.resume_from_checkpoint)
+        )
+    trainer = recipe.trainer_class(
         model=model,
         args=training_args,
         train_dataset=features.get("train"),
         eval_dataset=features.get("validation"),
         processing_class=tokenizer,
-        data_collator=recipe.data_collator(tokenizer),
+        data_collator=recipe.data_collator(tokenizer, model=model),
         compute_metrics=compute_metrics,
-        callbacks=[RemoteCodeCallback()],  # --push_to_hub: every checkpoint push carries the model code
+        callbacks=callbacks,
     )
 
     results: dict = {}
@@ -162,14 +199,16 @@ def run_finetuning(model_args, data_args, training_args) -> dict:
         if trainer.is_world_process_zero():
             write_jsonl(
                 output_dir / "eval_predictions.jsonl",
-                recipe.prediction_records(raw["validation"], features["validation"], prediction.predictions),
+                recipe.prediction_records(
+                    raw["validation"], features["validation"], prediction.predictions, tokenizer
+                ),
             )
     if training_args.do_predict:
         prediction = trainer.predict(features["test"], metric_key_prefix="predict")
         if trainer.is_world_process_zero():
             write_jsonl(
                 output_dir / "predict_predictions.jsonl",
-                recipe.prediction_records(raw["test"], features["test"], prediction.predictions),
+                recipe.prediction_records(raw["test"], features["test"], prediction.predictions, tokenizer),
             )
         results["predict_samples"] = len(raw["test"])
 

@@ -97,7 +97,7 @@ class TextClassificationRecipe(TaskRecipe):
             return [feature.int2str(v) for v in values]
         return [str(v) for v in values]
 
-    def config_kwargs(self) -> dict:
+    def config_kwargs(self, config, tokenizer) -> dict:
         if self.problem_type == REGRESSION:
             return {"num_labels": 1, "problem_type": REGRESSION}
         return {**label_config(self.label_list), "problem_type": self.problem_type}
@@ -137,7 +137,7 @@ class TextClassificationRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     @property
@@ -151,7 +151,7 @@ class TextClassificationRecipe(TaskRecipe):
             return (logits > 0).astype(np.int64)  # sigmoid(x) > 0.5
         return logits.argmax(-1)
 
-    def compute_metrics_fn(self, examples, features):
+    def compute_metrics_fn(self, examples, features, tokenizer):
         problem_type, num_labels = self.problem_type, len(self.label_list or [])
         metrics = {}
         if problem_type == REGRESSION:
@@ -188,7 +188,7 @@ class TextClassificationRecipe(TaskRecipe):
 
         return compute
 
-    def prediction_records(self, examples, features, predictions) -> list[dict]:
+    def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         logits = predictions[0] if isinstance(predictions, tuple) else predictions
         decoded = self._decode(logits)
         records = []

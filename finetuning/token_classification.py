@@ -98,7 +98,7 @@ class TokenClassificationRecipe(TaskRecipe):
             return [[inner.int2str(t) for t in row] for row in rows]
         return [[str(t) for t in row] for row in rows]
 
-    def config_kwargs(self) -> dict:
+    def config_kwargs(self, config, tokenizer) -> dict:
         return label_config(self.label_list)
 
     def align_labels_with_checkpoint(self, config, ignore_mismatched_sizes: bool) -> None:
@@ -153,7 +153,7 @@ class TokenClassificationRecipe(TaskRecipe):
             desc=f"Tokenizing {split}",
         )
 
-    def data_collator(self, tokenizer, pad_to_multiple_of=None):
+    def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def _aligned(self, logits: np.ndarray, label_ids: np.ndarray):
@@ -166,7 +166,7 @@ class TokenClassificationRecipe(TaskRecipe):
             gold_tags.append([self.label_list[i] for i in l_row[keep]])
         return pred_tags, gold_tags
 
-    def compute_metrics_fn(self, examples, features):
+    def compute_metrics_fn(self, examples, features, tokenizer):
         seqeval = load_metric("seqeval")
 
         def compute(eval_pred):
@@ -181,7 +181,7 @@ class TokenClassificationRecipe(TaskRecipe):
 
         return compute
 
-    def prediction_records(self, examples, features, predictions) -> list[dict]:
+    def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         """Tags per word. Words cut off by truncation get no prediction and are tagged "O"."""
         logits = predictions[0] if isinstance(predictions, tuple) else predictions
         preds = logits.argmax(-1)

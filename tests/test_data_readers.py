@@ -1,5 +1,6 @@
-"""The one reader (data/readers.py) behind every entry point: each format loads the same rows for pretraining, the four
-finetuning tasks and seq2seq; a file that does not fit fails with an error naming the column, the line and the fix."""
+"""The one reader (data/readers.py) behind every entry point: each format loads the same rows for pretraining and
+every finetuning task (translation and summarization included); a file that does not fit fails with an error naming
+the column, the line and the fix."""
 
 import gzip
 import json
@@ -12,7 +13,6 @@ from seedformer.data.readers import DataSource, data_file_format, read_data_file
 from seedformer.finetuning.arguments import DataArguments
 from seedformer.finetuning.data import read_raw_datasets
 from seedformer.finetuning.recipes import get_recipe
-from seedformer.finetuning.seq2seq import Seq2SeqDataArguments, load_seq2seq_splits
 from seedformer.pretraining.corpus import load_corpus
 from seedformer.pretraining.objectives import get_objective
 from seedformer.pretraining.recipes import parse_pretraining_args
@@ -49,7 +49,7 @@ ENTRY_POINTS = {
     "multiple-choice": (swag_rows(3, seed=0), _finetuning_rows("multiple-choice", ["sent1", "sent2", "label", "ending0",
                                                                                    "ending1", "ending2", "ending3"]),
                         None),
-    "seq2seq": (PAIRS, lambda p: load_seq2seq_splits(Seq2SeqDataArguments(train_file=str(p)))["train"].to_list(), None),
+    "translation": (PAIRS, _finetuning_rows("translation", ["source", "target"]), None),
 }  # fmt: skip
 
 
@@ -275,11 +275,12 @@ def test_seq2seq_column_file_errors_name_the_line(tmp_path):
     path = tmp_path / "pairs.csv.gz"
     write(path, [*PAIRS, {"source": "three cats", "target": None}], "csv.gz")
     with pytest.raises(ValueError, match=r"Line 4 of .*pairs\.csv\.gz: column 'target' is empty.*--target_column"):
-        load_seq2seq_splits(Seq2SeqDataArguments(train_file=str(path)))
-    with pytest.raises(ValueError, match=r"plain-text file, but seq2seq .*parallel text files go in --data_dir"):
-        load_seq2seq_splits(
-            Seq2SeqDataArguments(train_file=str(write(tmp_path / "x.txt", PAIRS[:0] + [{"text": "a"}], "txt")))
-        )
+        _finetuning_rows("translation", ["source", "target"])(path)
+    with pytest.raises(
+        ValueError,
+        match=r"plain-text file, but summarization \(aligned one-sentence-per-line files go in --data_dir\)",
+    ):
+        _finetuning_rows("summarization", ["source", "target"])(write(tmp_path / "x.txt", [{"text": "a"}], "txt"))
 
 
 # --- pretrain.py: an empty corpus, typed config overrides, the denoising options -------------------------------------

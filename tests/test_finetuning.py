@@ -817,7 +817,8 @@ def test_task_modules_register_their_recipes_in_one_table():
     from seedformer.finetuning.recipes import TASKS, TaskRecipe, get_recipe, register_task
     from seedformer.finetuning.text_classification import TextClassificationRecipe
 
-    assert set(TASKS) == {"text-classification", "token-classification", "question-answering", "multiple-choice"}
+    assert set(TASKS) == {"text-classification", "token-classification", "question-answering", "multiple-choice",
+                          "translation", "summarization"}  # fmt: skip
     assert TASKS["token-classification"] is TokenClassificationRecipe
     help_text = DataArguments.__dataclass_fields__["task"].metadata["help"]
     assert all(name in help_text and TASKS[name].description in help_text for name in TASKS)
@@ -842,4 +843,4 @@ def test_task_modules_register_their_recipes_in_one_table():
     # recipes.py never imports the task modules (they import it): no cycle, whichever is imported first
     source = open(recipes.__file__).read()
     assert not any(f"from .{m}" in source for m in ("text_classification", "token_classification",
-                                                     "question_answering", "multiple_choice"))  # fmt: skip
+                                                     "question_answering", "multiple_choice", "seq2seq"))  # fmt: skip

@@ -78,12 +78,6 @@ SIZES = {
         **TRAINER, "--max_train_samples": "32", "--max_eval_samples": "16", "--max_steps": "2",
         "--per_device_train_batch_size": "4", "--per_device_eval_batch_size": "16", "--max_seq_length": "64",
     },
-    "scripts/finetune_seq2seq.py": {
-        **TRAINER, "--max_train_samples": "64", "--max_eval_samples": "16", "--max_steps": "2", "--vocab_size": "300",
-        "--hidden_size": "32", "--intermediate_size": "64", "--per_device_train_batch_size": "8",
-        "--per_device_eval_batch_size": "16", "--max_source_length": "64", "--max_target_length": "64",
-        "--generation_max_length": "8", "--warmup_steps": "0",
-    },
     "scripts/extract_features.py": {"--max_samples": "16", "--batch_size": "8"},
     "scripts/pretrain_study.py": {
         "--budgets": "0.02", "--max_corpus_docs": "200", "--tokenizer_docs": "200", "--vocab_size": "300",
