@@ -18,6 +18,23 @@ from __future__ import annotations
 # up (gate+up for GLU) and down projections. A tuple, so that no caller can change the default for everyone.
 SEEDFORMER_LORA_TARGET_MODULES: tuple[str, ...] = ("qkv", "q_proj", "kv_proj", "out_proj", "up_proj", "down_proj")
 
+# peft before 0.21.2 builds `PeftModelForSeq2SeqLM` by reading `_prepare_encoder_decoder_kwargs_for_generation`, a
+# generation method transformers 5 no longer has: an AttributeError from inside peft. Encoder tasks work from 0.20.
+SEQ2SEQ_LORA_MIN_PEFT = "0.21.2"
+
+
+def check_peft_supports(peft_task_type: str | None) -> None:
+    """Raise a clear error, before any training, when the installed peft cannot wrap this task's model."""
+    import peft
+    from packaging.version import Version
+
+    if peft_task_type == "SEQ_2_SEQ_LM" and Version(peft.__version__) < Version(SEQ2SEQ_LORA_MIN_PEFT):
+        raise ImportError(
+            f"LoRA on a sequence-to-sequence model needs peft>={SEQ2SEQ_LORA_MIN_PEFT} (installed: {peft.__version__}; "
+            f"older peft calls a generation method that transformers 5 removed). "
+            f"Run `pip install -U 'peft>={SEQ2SEQ_LORA_MIN_PEFT}'`, or finetune without --use_lora."
+        )
+
 
 def apply_lora(
     model,
@@ -36,6 +53,7 @@ def apply_lora(
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
+    check_peft_supports(peft_task_type)
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     if target_modules is None and getattr(model.config, "model_type", None) == "seedformer":
         target_modules = SEEDFORMER_LORA_TARGET_MODULES

@@ -525,11 +525,20 @@ def test_seq2seq_trainer_callbacks_and_time_budget(copy_task, tmp_path, monkeypa
 def test_lora_on_a_seq2seq_checkpoint(copy_task, tmp_path):
     """--use_lora --merge_lora on the translation task: a peft adapter that AutoPeftModelForSeq2SeqLM loads, and a
     merged checkpoint with the same outputs."""
+    import peft
+    from packaging.version import Version
     from peft import AutoPeftModelForSeq2SeqLM
+
+    from seedformer.finetuning.lora import SEQ2SEQ_LORA_MIN_PEFT
 
     base = tmp_path / "base"
     finetune_main(copy_task_argv(copy_task, base, "--do_train", "--config_overrides", S2S_TINY, "--max_steps", "1"))
     out = tmp_path / "lora"
+    if Version(peft.__version__) < Version(SEQ2SEQ_LORA_MIN_PEFT):  # the oldest allowed peft: a clear error instead
+        with pytest.raises(ImportError, match=rf"needs peft>={SEQ2SEQ_LORA_MIN_PEFT} \(installed: {peft.__version__}"):
+            finetune_main(copy_task_argv(copy_task, out, "--model_name_or_path", base, "--use_lora", "--do_train"))
+        assert not (out / "adapter_model.safetensors").exists()
+        return
     finetune_main(copy_task_argv(copy_task, out, "--model_name_or_path", base, "--use_lora", "--merge_lora",
                                  "--do_train", "--max_steps", "3", "--learning_rate", "1e-2"))  # fmt: skip
     adapter = AutoPeftModelForSeq2SeqLM.from_pretrained(out).eval()
