@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The other end of the declared range: the test suite on the OLDEST versions setup.cfg allows.
-# A throwaway venv sees the README environment (torch, the editable seedformer, the dev tools: the ACTIVE interpreter's
-# site-packages, a venv or the system's) behind its own and installs the lower bound of every bounded dependency over
-# it, read from setup.cfg so the declared range and the tested range cannot drift apart. (`venv
-# --system-site-packages` would show the BASE interpreter instead: inside a venv, not the environment under test.)
+# A throwaway venv sees the README environment (torch, the editable seedformer, the dev tools) through
+# --system-site-packages and installs the lower bound of every bounded dependency over it, read from setup.cfg so
+# the declared range and the tested range cannot drift apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pins=$(python3 - <<'PY'
@@ -23,17 +22,7 @@ for line in cfg["options"]["install_requires"].split("\n"):
 PY
 )
 venv="$(mktemp -d)/venv"
-python3 -m venv "$venv"
-# addsitedir also runs the active environment's .pth files (the editable install's finder); appended after the venv's
-# own site-packages, so the pinned versions installed below win.
-python3 - "$venv" <<'PY'
-import site, subprocess, sys
-target = subprocess.check_output(
-    [f"{sys.argv[1]}/bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
-).strip()
-with open(f"{target}/readme-environment.pth", "w") as handle:
-    handle.write("".join(f"import site; site.addsitedir({d!r})\n" for d in site.getsitepackages()))
-PY
+python3 -m venv --system-site-packages "$venv"
 echo "oldest allowed versions: $(echo $pins | tr '\n' ' ')"
 "$venv/bin/pip" install -q $pins
 PATH="$venv/bin:$PATH" python -m pytest -q -n 2 tests
