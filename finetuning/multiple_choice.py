@@ -118,13 +118,7 @@ class MultipleChoiceRecipe(TaskRecipe):
                 out["labels"] = batch[self.label_column]
             return out
 
-        return dataset.map(
-            encode,
-            batched=True,
-            remove_columns=dataset.column_names,
-            num_proc=args.preprocessing_num_workers,
-            desc=f"Tokenizing {split}",
-        )
+        return self.tokenize(dataset, encode, split)
 
     def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorForMultipleChoice(tokenizer, pad_to_multiple_of=pad_to_multiple_of)

@@ -120,13 +120,7 @@ class QuestionAnsweringRecipe(TaskRecipe):
                 out["start_positions"], out["end_positions"] = starts, ends
             return out
 
-        return dataset.map(
-            encode,
-            batched=True,
-            remove_columns=dataset.column_names,
-            num_proc=args.preprocessing_num_workers,
-            desc=f"Tokenizing {split}",
-        )
+        return self.tokenize(dataset, encode, split)
 
     @staticmethod
     def _answer_tokens(answer, offsets, sequence_ids, context_index) -> tuple[int, int]:

@@ -71,6 +71,16 @@ class TaskRecipe:
     def preprocess(self, dataset: Dataset, tokenizer, split: str) -> Dataset:
         raise NotImplementedError
 
+    def tokenize(self, dataset: Dataset, encode: Callable[[dict], dict], split: str) -> Dataset:
+        """`preprocess`'s one pass: the batched `encode` over `dataset`, its raw columns replaced by the features."""
+        return dataset.map(
+            encode,
+            batched=True,
+            remove_columns=dataset.column_names,
+            num_proc=self.data_args.preprocessing_num_workers,
+            desc=f"Tokenizing {split}",
+        )
+
     def data_collator(self, tokenizer, model=None, pad_to_multiple_of: int | None = None) -> Callable:
         """The batch builder; `model` for collators that derive inputs from it (seq2seq: decoder inputs from the
         labels, needed when the Trainer's label smoother takes the labels away from the model)."""

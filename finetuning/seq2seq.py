@@ -174,13 +174,7 @@ class Seq2SeqRecipe(TaskRecipe):
                 features["labels"] = [ids[: args.max_target_length - 1] + [eos] for ids in targets]
             return features
 
-        return dataset.map(
-            encode,
-            batched=True,
-            remove_columns=dataset.column_names,
-            num_proc=args.preprocessing_num_workers,
-            desc=f"Tokenizing {split}",
-        )
+        return self.tokenize(dataset, encode, split)
 
     def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         # With the model, the collator builds decoder_input_ids from the labels (the model's own shift): the Trainer's

@@ -129,13 +129,7 @@ class TextClassificationRecipe(TaskRecipe):
                     out["labels"] = [label2id[name] for name in self._names(feature, values)]
             return out
 
-        return dataset.map(
-            encode,
-            batched=True,
-            remove_columns=dataset.column_names,
-            num_proc=self.data_args.preprocessing_num_workers,
-            desc=f"Tokenizing {split}",
-        )
+        return self.tokenize(dataset, encode, split)
 
     def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)

@@ -145,13 +145,7 @@ class TokenClassificationRecipe(TaskRecipe):
                 out["labels"] = labels
             return out
 
-        return dataset.map(
-            encode,
-            batched=True,
-            remove_columns=dataset.column_names,
-            num_proc=args.preprocessing_num_workers,
-            desc=f"Tokenizing {split}",
-        )
+        return self.tokenize(dataset, encode, split)
 
     def data_collator(self, tokenizer, model=None, pad_to_multiple_of=None):
         return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
