@@ -2,6 +2,7 @@
 editable install, a wheel and a wheel built from the sdist, an sdist that carries its tests and LICENSE, and no
 build output inside the package folder (the repository root)."""
 
+import configparser
 import importlib
 import importlib.util
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from seedformer.cli import commands, main
+from seedformer.source_layout import PACKAGE_CHILDREN
 
 REPO = Path(__file__).resolve().parents[1]
 # What a build may leave in the tree; copies of the checkout skip them (and the git folder).
@@ -42,6 +44,18 @@ def test_dispatcher_lists_commands_and_rejects_unknown_ones(capsys):
     assert main([]) == 2
 
 
+def test_layout_finder_knows_exactly_the_packaged_children():
+    """source_layout.PACKAGE_CHILDREN (what `seedformer.<name>` may import) = setup.cfg's packages + root modules."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    packages = {name.split(".", 1)[1] for name in config["options"]["packages"].split() if "." in name}
+    modules = {p.stem for p in REPO.glob("*.py")} - {"__init__"}
+    assert PACKAGE_CHILDREN == packages | modules
+    with pytest.raises(ModuleNotFoundError, match="folder of the Seedformer repository"):
+        importlib.import_module("seedformer.tests")
+    assert importlib.import_module("seedformer.cli.pretrain")
+
+
 def run(*command, cwd=None, env=None, timeout=600):
     result = subprocess.run(
         [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
@@ -57,9 +71,17 @@ def make_venv(path: Path) -> Path:
     return path / "bin" / "python"
 
 
+# walk_packages lists what has an __init__.py; the folders without one (tests/, scripts/, docs/) are tried by name,
+# since Python would import a bare folder as a namespace package.
 LIST_MODULES = r"""
-import json, pkgutil, seedformer
+import importlib, json, pkgutil, seedformer
 names = sorted(m.name for m in pkgutil.walk_packages(seedformer.__path__, "seedformer.", onerror=lambda name: None))
+for folder in ("tests", "scripts", "docs", "runs"):
+    try:
+        importlib.import_module("seedformer." + folder)
+        names.append("seedformer." + folder)
+    except ModuleNotFoundError:
+        pass
 print(json.dumps({"file": seedformer.__file__, "modules": names}))
 """
 
