@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 POSITION_EMBEDDING_TYPES = ("absolute", "sinusoidal", "rope")
 NORM_POSITIONS = ("post", "pre")
@@ -274,6 +275,12 @@ class SeedformerConfig(PreTrainedConfig):
         # ignored, so a disagreement is an error (transformers' own `validate_rope` checks the dict's fields).
         if self.position_embedding_type != "rope" or not self.rope_parameters:
             return  # none (a config switched to rope after construction): the model uses `rope_theta`, default type
+        # transformers only logs an unknown `rope_type`; the model would fail later, at the first forward
+        rope_type = self.rope_parameters.get("rope_type", "default")
+        if rope_type != "default" and rope_type not in ROPE_INIT_FUNCTIONS:
+            raise ValueError(
+                f"`rope_parameters['rope_type']` must be one of {['default', *ROPE_INIT_FUNCTIONS]}, got {rope_type!r}."
+            )
         theta = self.rope_parameters.get("rope_theta")
         if theta != self.rope_theta:
             raise ValueError(

@@ -115,6 +115,12 @@ BAD_VALUES = [
     (dict(layer_norm_eps="1e-12"), "layer_norm_eps", True),
     (dict(rope_theta=NAN), "rope_theta", None),
     (dict(rope_theta=float("inf")), "rope_theta", None),
+    # transformers only logs an unknown type; the model used to fail at its first forward
+    (
+        dict(position_embedding_type="rope", rope_parameters={"rope_type": "bogus", "rope_theta": 1e4}),
+        "rope_type",
+        None,
+    ),
     (dict(initializer_range=NAN), "initializer_range", False),
     (dict(hidden_dropout_prob=NAN), "hidden_dropout_prob", False),
     (dict(eos_token_id=99), "eos_token_id", False),  # BertConfig only warns
