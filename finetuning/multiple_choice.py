@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 from datasets import Dataset, DatasetDict
+from scipy.special import softmax
 from transformers import AutoModelForMultipleChoice, DataCollatorForMultipleChoice
 
 from ..data.readers import check_label_column, check_text_column, first_bad_row
 from ..metrics import load_metric
-from .recipes import TaskRecipe, register_task, require_columns, source_for
+from .recipes import TaskRecipe, first_output, register_task, require_columns, source_for
 
 
 @register_task
@@ -127,21 +127,20 @@ class MultipleChoiceRecipe(TaskRecipe):
         accuracy = load_metric("accuracy")
 
         def compute(eval_pred):
-            logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+            logits = first_output(eval_pred.predictions)
             return accuracy.compute(predictions=logits.argmax(-1), references=eval_pred.label_ids)
 
         return compute
 
     def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
-        logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        logits = first_output(predictions)
         records = []
         for i, example in enumerate(examples):
-            probs = np.exp(logits[i] - logits[i].max())
             record = {
                 "index": i,
                 "context": example[self.context_column],
                 "prediction": int(logits[i].argmax()),
-                "probabilities": (probs / probs.sum()).round(6).tolist(),
+                "probabilities": softmax(logits[i]).round(6).tolist(),
             }
             if self.label_column in example:
                 record["label"] = example[self.label_column]

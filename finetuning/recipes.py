@@ -98,6 +98,12 @@ class TaskRecipe:
         raise NotImplementedError
 
 
+def first_output(predictions):
+    """The model's first output array (logits, generated ids) from `Trainer.predict` or an `EvalPrediction`: a tuple
+    when the model returns more than one array."""
+    return predictions[0] if isinstance(predictions, tuple) else predictions
+
+
 TASKS: dict[str, type[TaskRecipe]] = {}
 
 

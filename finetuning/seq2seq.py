@@ -30,7 +30,7 @@ from transformers import (
 
 from ..data.readers import check_text_column
 from ..metrics import load_metric
-from .recipes import TaskRecipe, first_present, register_task, require_columns, source_for
+from .recipes import TaskRecipe, first_output, first_present, register_task, require_columns, source_for
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,7 @@ def make_compute_metrics(tokenizer: PreTrainedTokenizerBase):
     bleu, rouge = load_metric("bleu"), load_metric("rouge")
 
     def compute_metrics(eval_prediction):
-        predictions = eval_prediction.predictions
-        if isinstance(predictions, tuple):
-            predictions = predictions[0]
+        predictions = first_output(eval_prediction.predictions)
         decoded = decode_generated(predictions, tokenizer)
         references = decode_generated(eval_prediction.label_ids, tokenizer)
         scores = rouge.compute(predictions=decoded, references=references, rouge_types=["rouge1", "rouge2", "rougeL"])
@@ -243,7 +241,7 @@ class Seq2SeqRecipe(TaskRecipe):
 
     def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         """{index, source, prediction[, target]} per example: the generated text next to the reference."""
-        token_ids = predictions[0] if isinstance(predictions, tuple) else predictions
+        token_ids = first_output(predictions)
         outputs = decode_generated(token_ids, tokenizer)
         records = []
         for i, (example, output) in enumerate(zip(examples, outputs)):

@@ -6,6 +6,7 @@ Pure numpy: from one chunk's start/end logits and its token -> character offsets
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
 
 
 def best_spans(
@@ -45,6 +46,4 @@ def softmax_scores(scores: list[float]) -> list[float]:
     """Turn span scores (summed logits) into probabilities over the listed candidates."""
     if not scores:
         return []
-    x = np.asarray(scores, dtype=np.float64)
-    x = np.exp(x - x.max())
-    return (x / x.sum()).tolist()
+    return softmax(np.asarray(scores, dtype=np.float64)).tolist()

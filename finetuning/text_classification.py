@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, List, Value
+from scipy.special import expit, softmax
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from ..data.readers import check_label_column, check_text_column
@@ -13,6 +14,7 @@ from .recipes import (
     TaskRecipe,
     align_label_list,
     check_known_labels,
+    first_output,
     first_present,
     label_config,
     register_task,
@@ -156,7 +158,7 @@ class TextClassificationRecipe(TaskRecipe):
             metrics = {name: load_metric(name) for name in ("accuracy", "f1", "matthews_correlation")}
 
         def compute(eval_pred):
-            logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+            logits = first_output(eval_pred.predictions)
             preds, refs = self._decode(logits), eval_pred.label_ids
             if problem_type == REGRESSION:
                 refs = refs.reshape(-1)
@@ -183,7 +185,7 @@ class TextClassificationRecipe(TaskRecipe):
         return compute
 
     def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
-        logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        logits = first_output(predictions)
         decoded = self._decode(logits)
         records = []
         for i, example in enumerate(examples):
@@ -194,11 +196,10 @@ class TextClassificationRecipe(TaskRecipe):
                 record["prediction"] = float(decoded[i])
             elif self.problem_type == MULTI:
                 record["prediction"] = [self.label_list[j] for j in np.flatnonzero(decoded[i])]
-                record["scores"] = (1 / (1 + np.exp(-logits[i]))).round(6).tolist()
+                record["scores"] = expit(logits[i]).round(6).tolist()
             else:
                 record["prediction"] = self.label_list[int(decoded[i])]
-                probs = np.exp(logits[i] - logits[i].max())
-                record["probabilities"] = (probs / probs.sum()).round(6).tolist()
+                record["probabilities"] = softmax(logits[i]).round(6).tolist()
             if self.label_column in example:
                 gold = example[self.label_column]
                 feature = examples.features[self.label_column]

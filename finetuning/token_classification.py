@@ -11,6 +11,7 @@ from .recipes import (
     TaskRecipe,
     align_label_list,
     check_known_labels,
+    first_output,
     first_present,
     label_config,
     register_task,
@@ -164,7 +165,7 @@ class TokenClassificationRecipe(TaskRecipe):
         seqeval = load_metric("seqeval")
 
         def compute(eval_pred):
-            logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+            logits = first_output(eval_pred.predictions)
             pred_tags, gold_tags = self._aligned(logits, eval_pred.label_ids)
             result = seqeval.compute(predictions=pred_tags, references=gold_tags)
             out = {name: result[f"overall_{name}"] for name in ("precision", "recall", "f1", "accuracy")}
@@ -177,7 +178,7 @@ class TokenClassificationRecipe(TaskRecipe):
 
     def prediction_records(self, examples, features, predictions, tokenizer) -> list[dict]:
         """Tags per word. Words cut off by truncation get no prediction and are tagged "O"."""
-        logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        logits = first_output(predictions)
         preds = logits.argmax(-1)
         records = []
         for i, example in enumerate(examples):

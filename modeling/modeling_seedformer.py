@@ -682,13 +682,36 @@ def masked_lm_labels(
 
 
 class _MaskedLMMixin:
-    """Output-embedding accessors shared by the heads that own a `SeedformerMaskedLMHead` (tied to the input embeddings)."""
+    """What the heads that own a `SeedformerMaskedLMHead` (tied to the input embeddings) share: the output-embedding
+    accessors and the masked prediction itself."""
 
     def get_output_embeddings(self):
         return self.mlm_head.decoder
 
     def set_output_embeddings(self, new_embeddings):
         self.mlm_head.decoder = new_embeddings
+
+    def _predict_masked(
+        self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, labels, **kwargs
+    ):
+        """Encode, then run the MLM head on every position, or with `config.sparse_prediction` and labels only on the
+        labelled ones. Returns (encoder outputs, logits (B, L, vocab) or (N, vocab), labels aligned with the logits
+        or None)."""
+        check_mlm_labels(labels, input_ids, inputs_embeds)
+        prediction_mask = sparse_prediction_mask(self.config, labels)
+        outputs = self._encode(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            prediction_mask=prediction_mask,
+            **kwargs,
+        )
+        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
+        logits = self.mlm_head(hidden)
+        targets = None if labels is None else masked_lm_labels(labels, prediction_mask, logits.shape[0])
+        return outputs, logits, targets
 
 
 class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
@@ -719,22 +742,11 @@ class SeedformerForMaskedLM(_MaskedLMMixin, SeedformerPreTrainedModel):
         and all-zero gradients; under the Trainer, which passes `num_items_in_batch`, such a batch adds 0 to a
         summed loss. The sparse path then has N = 0 rows and runs no vocabulary projection.
         """
-        check_mlm_labels(labels, input_ids, inputs_embeds)
-        prediction_mask = sparse_prediction_mask(self.config, labels)
-        outputs = self._encode(
-            input_ids,
-            attention_mask,
-            token_type_ids,
-            position_ids,
-            inputs_embeds,
-            prediction_mask=prediction_mask,
-            **kwargs,
+        outputs, logits, targets = self._predict_masked(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, labels, **kwargs
         )
-        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
-        logits = self.mlm_head(hidden)
         loss = None
         if labels is not None:
-            targets = masked_lm_labels(labels, prediction_mask, logits.shape[0])
             loss = self.loss_function(logits, targets, vocab_size=self.config.vocab_size, **kwargs)
         return MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
@@ -789,23 +801,12 @@ class SeedformerForPreTraining(_MaskedLMMixin, SeedformerPreTrainedModel):
         """labels (B, L) MLM targets with -100 elsewhere; next_sentence_label (B,) with 0 = is next, 1 = random.
 
         No labelled MLM position in the batch: the MLM part of the loss is NaN, as in `BertForPreTraining`."""
-        check_mlm_labels(labels, input_ids, inputs_embeds)
-        prediction_mask = sparse_prediction_mask(self.config, labels)
-        outputs = self._encode(
-            input_ids,
-            attention_mask,
-            token_type_ids,
-            position_ids,
-            inputs_embeds,
-            prediction_mask=prediction_mask,
-            **kwargs,
+        outputs, prediction_logits, targets = self._predict_masked(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, labels, **kwargs
         )
-        hidden = outputs.last_hidden_state if prediction_mask is None else outputs.prediction_hidden_state
-        prediction_logits = self.mlm_head(hidden)
         nsp_logits = self.nsp_head(outputs.pooler_output)
         loss = None
         if labels is not None:
-            targets = masked_lm_labels(labels, prediction_mask, prediction_logits.shape[0])
             loss = self.loss_function(prediction_logits, targets, vocab_size=self.config.vocab_size)
         if next_sentence_label is not None:
             nsp_loss = fixed_cross_entropy(nsp_logits.float(), next_sentence_label.reshape(-1))
