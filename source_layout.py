@@ -28,6 +28,7 @@ PACKAGE_CHILDREN = frozenset(
         "pipelines",
         "pretraining",
         "tokenization",
+        "training",
         "registration",
         "source_layout",
         "__main__",

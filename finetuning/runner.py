@@ -10,9 +10,9 @@ from pathlib import Path
 from transformers import AutoConfig, AutoTokenizer, set_seed
 
 from ..hub.export import RemoteCodeCallback
-from ..pretraining.callbacks import TimeBudgetCallback
-from ..pretraining.resume import check_resumable
-from ..pretraining.run import apply_config_overrides, parse_config_overrides
+from ..training.budget import TimeBudgetCallback
+from ..training.config_overrides import apply_config_overrides, parse_config_overrides
+from ..training.resume import check_resumable
 from .data import read_raw_datasets, select_samples
 from .lora import apply_lora
 from .recipes import get_recipe

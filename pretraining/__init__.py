@@ -6,7 +6,8 @@
 - `objectives`: the `--objective` registry (model class, dataset builder, collator per name).
 - `run.pretrain`: the Trainer run behind `scripts/pretrain.py`.
 - `electra`: ELECTRA replaced-token detection (`--objective electra`); the run saves the discriminator.
-- `recipes`: named recipes (`--preset cpu_small`, the default from scratch); `callbacks`: time budget, linear probe.
+- `recipes`: named recipes (`--preset cpu_small`, the default from scratch); `probe`: the linear probe of
+  evaluation (the time budget and resume checks both runners share are in `training/`).
 - `study`: the recipe study behind `scripts/pretrain_study.py` (arms x budgets x tasks x seeds -> CSV + plot).
 """
 

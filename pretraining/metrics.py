@@ -54,7 +54,7 @@ def preprocess_logits_for_metrics(logits, labels):
 
 class PretrainingMetrics:
     """`compute_metrics` for the Trainer: `mlm_loss`, `perplexity`, `mlm_accuracy`, (with NSP) `nsp_accuracy`, and
-    with a `probe` (`pretraining.callbacks.LinearProbe`) `probe_accuracy`: a linear probe of the frozen encoder that
+    with a `probe` (`pretraining.probe.LinearProbe`) `probe_accuracy`: a linear probe of the frozen encoder that
     `model_getter()` returns at evaluation time (the Trainer logs it as `eval_probe_accuracy`)."""
 
     def __init__(self, probe=None, model_getter=None):

@@ -335,7 +335,7 @@ def random_init_checkpoint(args: StudyArguments, arm: str, seed: int, paths: dic
 
     from ..configuration import SeedformerConfig
     from ..modeling import SeedformerForMaskedLM
-    from .run import parse_config_overrides
+    from ..training.config_overrides import parse_config_overrides
 
     out = Path(args.work_dir) / "random_init" / f"{arm}-seed{seed}"
     if not (out / "model.safetensors").is_file():
@@ -355,11 +355,11 @@ def random_init_checkpoint(args: StudyArguments, arm: str, seed: int, paths: dic
 
 
 def probe_checkpoint(args: StudyArguments, checkpoint, paths: dict) -> float:
-    """The pretraining runs' linear probe (`callbacks.LinearProbe` on `probe_samples` IMDB training reviews) on a
+    """The pretraining runs' linear probe (`probe.LinearProbe` on `probe_samples` IMDB training reviews) on a
     saved encoder, e.g. a random init, so its frozen features compare with the pretrained ones."""
     from transformers import AutoModel, AutoTokenizer
 
-    from .callbacks import LinearProbe, load_probe_data
+    from .probe import LinearProbe, load_probe_data
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     texts, labels = load_probe_data(paths["imdb_train"], args.probe_samples, seed=0)

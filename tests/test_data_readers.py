@@ -16,7 +16,8 @@ from seedformer.finetuning.recipes import get_recipe
 from seedformer.pretraining.corpus import load_corpus
 from seedformer.pretraining.objectives import get_objective
 from seedformer.pretraining.recipes import parse_pretraining_args
-from seedformer.pretraining.run import parse_config_overrides, pretrain
+from seedformer.pretraining.run import pretrain
+from seedformer.training.config_overrides import parse_config_overrides
 
 FORMATS = ("jsonl", "jsonl.gz", "json", "csv", "csv.gz", "tsv", "tsv.gz", "parquet", "txt", "txt.gz")
 

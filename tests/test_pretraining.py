@@ -568,7 +568,7 @@ def test_cpu_small_preset_round_trips_and_recipe_fills_only_defaults(tmp_path):
 
 
 def test_budget_lr_factor():
-    from seedformer.pretraining.callbacks import budget_lr_factor
+    from seedformer.training.budget import budget_lr_factor
 
     assert budget_lr_factor(0.0, 0.1) == 0.0 and budget_lr_factor(0.05, 0.1) == pytest.approx(0.5)
     assert budget_lr_factor(0.1, 0.1) == pytest.approx(1.0) and budget_lr_factor(0.55, 0.1) == pytest.approx(0.5)

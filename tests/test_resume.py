@@ -7,8 +7,8 @@ import json
 import pytest
 from test_pretraining import corpus, parse, run_args  # noqa: F401  (`corpus` is a module fixture)
 
-from seedformer.pretraining.resume import check_resumable, last_complete_checkpoint
 from seedformer.pretraining.run import pretrain
+from seedformer.training.resume import check_resumable, last_complete_checkpoint
 
 TRAIN = ["--do_train", "--max_steps", "6", "--save_steps", "3", "--logging_steps", "1"]
 

@@ -504,7 +504,7 @@ def test_seq2seq_trainer_callbacks_and_time_budget(copy_task, tmp_path, monkeypa
 
     from seedformer.finetuning.seq2seq import TranslationRecipe
     from seedformer.hub.export import RemoteCodeCallback
-    from seedformer.pretraining.callbacks import TimeBudgetCallback
+    from seedformer.training.budget import TimeBudgetCallback
 
     made = []
 
