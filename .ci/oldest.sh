@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The other end of the declared range: the test suite on the OLDEST versions setup.cfg allows.
-# A throwaway venv sees the README environment (torch, the editable seedformer, the dev tools) through
-# --system-site-packages and installs the lower bound of every bounded dependency over it, read from setup.cfg so
-# the declared range and the tested range cannot drift apart.
+# A fresh throwaway venv gets what the README test command installs, with the lower bound of every bounded
+# dependency pinned (read from setup.cfg, so the declared range and the tested range cannot drift apart). It sees
+# nothing of the environment this runs in: `venv --system-site-packages` would show the BASE interpreter's packages,
+# not those of an active venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pins=$(python3 - <<'PY'
@@ -22,7 +23,7 @@ for line in cfg["options"]["install_requires"].split("\n"):
 PY
 )
 venv="$(mktemp -d)/venv"
-python3 -m venv --system-site-packages "$venv"
+python3 -m venv "$venv"
 echo "oldest allowed versions: $(echo $pins | tr '\n' ' ')"
-"$venv/bin/pip" install -q $pins
+"$venv/bin/pip" install -q torch==2.13.0 -e ".[dev]" $pins
 PATH="$venv/bin:$PATH" python -m pytest -q -n 2 tests
