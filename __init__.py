@@ -3,10 +3,9 @@
 `import seedformer` registers the config and the models with the Auto classes and the two pipelines (extractive QA,
 seq2seq generation), and keeps the repository's other folders (tests/, scripts/, docs/) out of the `seedformer`
 namespace in an editable install (source_layout.py); nothing else (no peft import, no edits to other libraries'
-tables). After it every stock
-tool works on Seedformer checkpoints: `AutoModel*.from_pretrained`, `Trainer`, `pipeline`, and `peft` with
-`target_modules=SEEDFORMER_LORA_TARGET_MODULES` (from `seedformer.finetuning.lora`). The command line:
-`seedformer --help`.
+tables). After it every stock tool works on Seedformer checkpoints: `AutoModel*.from_pretrained`, `Trainer`,
+`pipeline`, and `peft` with `target_modules=SEEDFORMER_LORA_TARGET_MODULES` (from `seedformer.finetuning.lora`). The
+command line: `seedformer --help`.
 """
 
 from huggingface_hub.errors import StrictDataclassError as ConfigValidationError

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from seedformer.cli import commands, main
-from seedformer.source_layout import PACKAGE_CHILDREN
 
 REPO = Path(__file__).resolve().parents[1]
 # What a build may leave in the tree; copies of the checkout skip them (and the git folder).
@@ -44,16 +43,20 @@ def test_dispatcher_lists_commands_and_rejects_unknown_ones(capsys):
     assert main([]) == 2
 
 
-def test_layout_finder_knows_exactly_the_packaged_children():
-    """source_layout.PACKAGE_CHILDREN (what `seedformer.<name>` may import) = setup.cfg's packages + root modules."""
+def test_layout_finder_refuses_repository_folders_and_nothing_packaged():
+    """source_layout refuses `seedformer.<folder>` for folders without `__init__.py`; so every packaged sub-package
+    (setup.cfg) must have one, and imports."""
     config = configparser.ConfigParser()
     config.read(REPO / "setup.cfg")
-    packages = {name.split(".", 1)[1] for name in config["options"]["packages"].split() if "." in name}
-    modules = {p.stem for p in REPO.glob("*.py")} - {"__init__"}
-    assert PACKAGE_CHILDREN == packages | modules
-    with pytest.raises(ModuleNotFoundError, match="folder of the Seedformer repository"):
-        importlib.import_module("seedformer.tests")
-    assert importlib.import_module("seedformer.cli.pretrain")
+    packages = [name.split(".", 1)[1] for name in config["options"]["packages"].split() if "." in name]
+    for name in packages:
+        assert (REPO / name / "__init__.py").is_file(), f"{name}/ is packaged but has no __init__.py"
+        assert importlib.import_module(f"seedformer.{name}")
+    for folder in ("tests", "scripts", "docs"):
+        with pytest.raises(ModuleNotFoundError, match="folder of the Seedformer repository"):
+            importlib.import_module(f"seedformer.{folder}")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("seedformer.no_such_module")
 
 
 def run(*command, cwd=None, env=None, timeout=600):
