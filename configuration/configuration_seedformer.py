@@ -270,6 +270,14 @@ class SeedformerConfig(PreTrainedConfig):
         if self.position_offset < 0:
             raise ValueError(f"`position_offset` must be >= 0, got {self.position_offset}.")
 
+    def validate_rope(self):
+        # transformers' own check raises a bare KeyError for a missing key (`linear` without `factor`), which escapes
+        # the validation error every other field gives; re-raise it as one, naming the field.
+        try:
+            super().validate_rope()
+        except KeyError as error:
+            raise ValueError(f"`rope_parameters`: {error.args[0]}") from error
+
     def validate_rope_parameters(self):
         # `rope_parameters` is what the model reads; a `rope_theta` changed on a built config would be silently
         # ignored, so a disagreement is an error (transformers' own `validate_rope` checks the dict's fields).

@@ -121,6 +121,8 @@ BAD_VALUES = [
         "rope_type",
         None,
     ),
+    # a known type without its required key: transformers' own check raises a bare KeyError
+    (dict(position_embedding_type="rope", rope_parameters={"rope_type": "linear"}), "factor", None),
     (dict(initializer_range=NAN), "initializer_range", False),
     (dict(hidden_dropout_prob=NAN), "hidden_dropout_prob", False),
     (dict(eos_token_id=99), "eos_token_id", False),  # BertConfig only warns
