@@ -1,6 +1,6 @@
 """The pretraining recipe study: which recipe makes an encoder worth pretraining on a CPU budget?
 
-Every arm pretrains on the same unlabelled corpus for the same wall-clock budget, then is finetuned with one fixed
+Every arm pretrains on the same unlabelled corpus for the same wall-clock budget, then is finetuned with one
 protocol per task and several seeds; controls are the same architecture from random init and a TF-IDF + logistic
 regression baseline on the same labels. `scripts/pretrain_study.py` is the command line.
 
@@ -10,6 +10,11 @@ regression baseline on the same labels. `scripts/pretrain_study.py` is the comma
   `<work_dir>/data/`: IMDB sentiment (`imdb_train` labelled reviews, a disjoint held-in eval split of `imdb_eval`,
   both from `train.jsonl.gz`, never seen in pretraining, which reads only the unlabelled corpus) and CoNLL-2003 NER
   (`conll_train` sentences, dev).
+- Finetuning learning rate: chosen for each (arm, budget, task) from a grid (`--finetune_learning_rates`), by the
+  score on a selection split disjoint from both the training and the eval split (`imdb_select` further labelled
+  reviews, `conll_select` further training sentences), with finetuning seed 0; every seed then finetunes at that
+  rate (BERT's protocol). One fixed rate would favour whichever arm it suits: a random init needs a high rate and
+  a pretrained encoder loses what it learned under one (docs/pretrain_study/ has the sweep).
 - Results: one CSV row per finished (arm, budget, task, seed), appended as soon as it exists; rows already in the
   CSV are skipped, and finished pretraining runs are reused, so a stopped study continues where it stopped.
 - Plot: downstream score vs pretraining minutes, a line per arm, random init as a band, TF-IDF as a line.
@@ -33,7 +38,7 @@ CSV_FIELDS = [
     "arm", "budget_minutes", "task", "seed", "metric", "score",
     "mlm_accuracy", "probe_accuracy", "pretrain_wall_minutes", "pretrain_cpu_minutes", "tokens_seen", "pretrain_steps",
     "params_non_embedding", "finetune_wall_minutes", "finetune_cpu_minutes", "load_average", "threads", "budget_clock",
-    "finished_utc", "pooling", "max_length",
+    "finished_utc", "pooling", "max_length", "learning_rate", "learning_rate_grid", "selection_score",
 ]  # fmt: skip
 
 # The study's arms. `preset` / `objective` / `config_overrides` / `data` / `training` are pretraining arguments
@@ -64,6 +69,10 @@ ARMS: dict[str, dict] = {
     "tfidf_truncated": {"kind": "tfidf", "truncate": True},
 }  # fmt: skip
 CONTROL_KINDS = ("random", "tfidf")
+# The finetuning rates each arm chooses from (see the module docstring). Rows made before the selection existed were
+# all finetuned at 5e-4.
+LEARNING_RATE_GRID = "1e-4,2e-4,5e-4,1e-3"
+_FIXED_RATE_BEFORE_SELECTION = "0.0005"
 _TFIDF_ARMS = {name for name, spec in ARMS.items() if spec.get("kind") == "tfidf"}
 
 
@@ -103,6 +112,12 @@ class StudyArguments:
     imdb_eval: int = field(default=1000)
     conll_train: int = field(default=3000)
     conll_eval: int | None = field(default=None, metadata={"help": "Dev sentences (default all 3,250)."})
+    imdb_select: int = field(
+        default=1000, metadata={"help": "Labelled reviews (beyond train and eval) that choose the learning rate."}
+    )
+    conll_select: int = field(
+        default=1000, metadata={"help": "Training sentences (beyond conll_train) that choose the learning rate."}
+    )
     # --- finetuning protocol (one per task, the same for every arm) ----------------------------------------------
     finetune_max_length: int = field(default=128)
     finetune_batch_size: int = field(default=16)
@@ -111,9 +126,14 @@ class StudyArguments:
         metadata={"help": "IMDB head's `classifier_pooling`: mean (the real tokens' mean) or cls ([CLS], as BERT)."},
     )
     imdb_epochs: float = field(default=3.0)
-    imdb_learning_rate: float = field(default=5e-4)
     conll_epochs: float = field(default=3.0)
-    conll_learning_rate: float = field(default=5e-4)
+    finetune_learning_rates: str = field(
+        default=LEARNING_RATE_GRID,
+        metadata={
+            "help": "Finetuning learning rates tried for each (arm, budget, task) on the selection split; the best "
+            "serves every seed. One value: that rate for all, no selection."
+        },
+    )
     # --- for tests: shrink every arm --------------------------------------------------------------------------------
     model_overrides: str | None = field(default=None, metadata={"help": "Config overrides appended for every arm."})
     max_seq_length: int | None = field(default=None, metadata={"help": "Pretraining block length for every arm."})
@@ -132,6 +152,14 @@ class StudyArguments:
             raise ValueError(f"--tasks: unknown task(s) {unknown}; known: imdb, conll.")
         if any(b <= 0 for b in self.budget_list):
             raise ValueError(f"--budgets must be positive minutes, got {self.budgets!r}.")
+        try:
+            rates = self.learning_rate_list
+        except ValueError:
+            rates = []
+        if not rates or any(not 0 < r < 1 for r in rates):
+            raise ValueError(
+                f"--finetune_learning_rates must be rates in (0, 1), comma-separated, got {self.finetune_learning_rates!r}."
+            )
 
     @property
     def budget_list(self) -> list[float]:
@@ -140,6 +168,15 @@ class StudyArguments:
     @property
     def seed_list(self) -> list[int]:
         return [int(s) for s in _split(self.seeds)]
+
+    @property
+    def learning_rate_list(self) -> list[float]:
+        return [float(r) for r in _split(self.finetune_learning_rates)]
+
+    @property
+    def learning_rate_grid(self) -> str:
+        """The grid as the CSV records it (part of a row's protocol)."""
+        return ",".join(f"{r:g}" for r in self.learning_rate_list)
 
 
 def _split(value: str) -> list[str]:
@@ -160,14 +197,15 @@ def read_results(path: str | os.PathLike) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def row_protocol(row: dict) -> tuple[str, str]:
-    """The finetuning protocol a row was made with: (IMDB head pooling, tokens per input). Rows from before a column
-    existed were [CLS]-pooled / 128 tokens; NER rows pool nothing and the full-text TF-IDF baseline truncates
-    nothing ("")."""
+def row_protocol(row: dict) -> tuple[str, str, str]:
+    """The finetuning protocol a row was made with: (IMDB head pooling, tokens per input, learning-rate grid). Rows
+    from before a column existed were [CLS]-pooled / 128 tokens / finetuned at 5e-4; NER rows pool nothing, the
+    full-text TF-IDF baseline truncates nothing and TF-IDF rows finetune nothing ("")."""
     arm = row["arm"]
     pooling = row.get("pooling") or ("cls" if row["task"] == "imdb" and arm not in _TFIDF_ARMS else "")
     max_length = "" if _untruncated(arm) else (row.get("max_length") or "128")
-    return pooling, max_length
+    grid = "" if arm in _TFIDF_ARMS else (row.get("learning_rate_grid") or _FIXED_RATE_BEFORE_SELECTION)
+    return pooling, max_length, grid
 
 
 def _untruncated(arm: str) -> bool:
@@ -178,23 +216,28 @@ def row_key(row: dict) -> tuple:
     return (row["arm"], _budget_label(float(row["budget_minutes"])), row["task"], str(row["seed"]), *row_protocol(row))
 
 
-def _protocol(args: StudyArguments, arm: str, task: str) -> tuple[str, str]:
+def _protocol(args: StudyArguments, arm: str, task: str) -> tuple[str, str, str]:
     """This run's `row_protocol` for (arm, task)."""
     pooling = args.finetune_pooling if task == "imdb" and arm not in _TFIDF_ARMS else ""
-    return pooling, "" if _untruncated(arm) else str(args.finetune_max_length)
+    grid = "" if arm in _TFIDF_ARMS else args.learning_rate_grid
+    return pooling, "" if _untruncated(arm) else str(args.finetune_max_length), grid
 
 
 def check_one_protocol(args: StudyArguments, rows: list[dict]) -> None:
     """One protocol per CSV, so that its table and plot compare like with like."""
-    poolings = {row_protocol(r)[0] for r in rows} - {"", args.finetune_pooling}
-    lengths = {row_protocol(r)[1] for r in rows} - {"", str(args.finetune_max_length)}
-    if poolings or lengths:
-        held = [f"classifier_pooling={sorted(poolings)}"] * bool(poolings) + [f"max_length={sorted(lengths)}"] * bool(
-            lengths
-        )
+    protocols = [row_protocol(r) for r in rows]
+    ours = ("", args.finetune_pooling), ("", str(args.finetune_max_length)), ("", args.learning_rate_grid)
+    names = ("classifier_pooling", "max_length", "learning_rate_grid")
+    held = [
+        f"{name}={sorted(others)}"
+        for i, name in enumerate(names)
+        if (others := {p[i] for p in protocols} - set(ours[i]))
+    ]
+    if held:
         raise ValueError(
             f"{args.results_csv} holds rows finetuned with {', '.join(held)}; this run uses --finetune_pooling "
-            f"{args.finetune_pooling} --finetune_max_length {args.finetune_max_length}. Give it another --results_csv."
+            f"{args.finetune_pooling} --finetune_max_length {args.finetune_max_length} --finetune_learning_rates "
+            f"{args.learning_rate_grid}. Give it another --results_csv."
         )
 
 
@@ -237,29 +280,44 @@ def prepare_data(args: StudyArguments) -> dict[str, str]:
     data = Path(args.work_dir) / "data"
     imdb = f"imdb-{args.imdb_train}-{args.imdb_eval}"
     conll = f"conll-{args.conll_train}-{args.conll_eval or 'all'}"
+    # The selection split is written beside the others, later in the same seeded order: adding it leaves the train
+    # and eval splits of an existing study as they were.
     paths = {
         "imdb_train": str(data / imdb / "train.jsonl"), "imdb_eval": str(data / imdb / "eval.jsonl"),
+        "imdb_select": str(data / imdb / f"select-{args.imdb_select}.jsonl"),
         "conll_train": str(data / conll / "train.jsonl"), "conll_eval": str(data / conll / "eval.jsonl"),
+        "conll_select": str(data / conll / f"select-{args.conll_select}.jsonl"),
     }  # fmt: skip
     tasks = _split(args.tasks)
-    if "imdb" in tasks and not Path(paths["imdb_eval"]).is_file():
+    if "imdb" in tasks and not all(Path(paths[k]).is_file() for k in ("imdb_eval", "imdb_select")):
         rows = _read_rows(args.imdb_file)
         if rows and not {"text", "label"} <= set(rows[0]):
             raise ValueError(f"{args.imdb_file}: rows need 'text' and 'label' columns (it has {sorted(rows[0])}).")
         order = np.random.default_rng(1234).permutation(len(rows))
-        need = args.imdb_train + args.imdb_eval
-        if need > len(rows):
-            raise ValueError(f"imdb_train + imdb_eval = {need} exceeds the {len(rows)} labelled reviews.")
-        pick = [{"text": rows[i]["text"], "label": int(rows[i]["label"])} for i in order[:need]]
+        held = args.imdb_train + args.imdb_eval
+        if held + args.imdb_select > len(rows):
+            raise ValueError(
+                f"imdb_train + imdb_eval + imdb_select = {held + args.imdb_select} exceeds the {len(rows)} labelled "
+                "reviews."
+            )
+        pick = [{"text": rows[i]["text"], "label": int(rows[i]["label"])} for i in order[: held + args.imdb_select]]
         _write_jsonl(Path(paths["imdb_train"]), pick[: args.imdb_train])
-        _write_jsonl(Path(paths["imdb_eval"]), pick[args.imdb_train :])
-    if "conll" in tasks and not Path(paths["conll_eval"]).is_file():
+        _write_jsonl(Path(paths["imdb_eval"]), pick[args.imdb_train : held])
+        _write_jsonl(Path(paths["imdb_select"]), pick[held:])
+    if "conll" in tasks and not all(Path(paths[k]).is_file() for k in ("conll_eval", "conll_select")):
         train, dev = read_conll(args.conll_train_file), read_conll(args.conll_dev_file)
-        train = train.shuffle(seed=1234).select(range(min(args.conll_train, len(train))))
+        if args.conll_train + args.conll_select > len(train):
+            raise ValueError(
+                f"conll_train + conll_select = {args.conll_train + args.conll_select} exceeds the {len(train)} "
+                "training sentences."
+            )
+        train = train.shuffle(seed=1234)
+        select = train.select(range(args.conll_train, args.conll_train + args.conll_select))
+        train = train.select(range(args.conll_train))
         if args.conll_eval is not None:
             dev = dev.shuffle(seed=1234).select(range(min(args.conll_eval, len(dev))))
-        _write_jsonl(Path(paths["conll_train"]), [{"tokens": r["tokens"], "ner_tags": r["ner_tags"]} for r in train])
-        _write_jsonl(Path(paths["conll_eval"]), [{"tokens": r["tokens"], "ner_tags": r["ner_tags"]} for r in dev])
+        for key, split in (("conll_train", train), ("conll_eval", dev), ("conll_select", select)):
+            _write_jsonl(Path(paths[key]), [{"tokens": r["tokens"], "ner_tags": r["ner_tags"]} for r in split])
     paths["tokenizer"] = str(Path(args.work_dir) / f"tokenizer-{args.vocab_size}-{args.tokenizer_docs}docs")
     if not (Path(paths["tokenizer"]) / "tokenizer.json").is_file():
         texts = [r["text"] for r in _read_rows(args.corpus_file, txt_as="line")[: args.tokenizer_docs]]
@@ -379,26 +437,41 @@ class _Wrap:
 # Downstream
 # ---------------------------------------------------------------------------------------------------------------------
 def finetune(
-    args: StudyArguments, checkpoint: str, task: str, seed: int, paths: dict, out_dir: Path, pooling: str = ""
+    args: StudyArguments,
+    checkpoint: str,
+    task: str,
+    seed: int,
+    paths: dict,
+    out_dir: Path,
+    pooling: str = "",
+    learning_rate: float | None = None,
+    split: str = "eval",
 ) -> tuple[str, float]:
-    """The fixed finetuning protocol of `task` from `checkpoint`; `pooling` sets the head's `classifier_pooling`
-    ("" keeps the checkpoint's). Returns (metric name, score)."""
+    """The finetuning protocol of `task` from `checkpoint`, scored on `split` (eval | select); `pooling` sets the
+    head's `classifier_pooling` ("" keeps the checkpoint's); `learning_rate` defaults to the grid's only value.
+    Returns (metric name, score)."""
     from transformers import TrainingArguments
 
     from ..finetuning.arguments import DataArguments, ModelArguments
     from ..finetuning.runner import run_finetuning
 
-    task_name, train, evals, lr, epochs, metric = {
-        "imdb": ("text-classification", "imdb_train", "imdb_eval", args.imdb_learning_rate, args.imdb_epochs, "accuracy"),
-        # entity-level F1 (seqeval) for NER
-        "conll": ("token-classification", "conll_train", "conll_eval", args.conll_learning_rate, args.conll_epochs, "f1"),
-    }[task]  # fmt: skip
+    if learning_rate is None:
+        if len(args.learning_rate_list) != 1:
+            raise ValueError("finetune() needs a learning_rate when the grid has several (select_learning_rate).")
+        learning_rate = args.learning_rate_list[0]
+    task_name, epochs, metric = {
+        "imdb": ("text-classification", args.imdb_epochs, "accuracy"),
+        "conll": ("token-classification", args.conll_epochs, "f1"),  # entity-level F1 (seqeval)
+    }[task]
     data_args = DataArguments(
-        task=task_name, train_file=paths[train], validation_file=paths[evals], max_seq_length=args.finetune_max_length
+        task=task_name,
+        train_file=paths[f"{task}_train"],
+        validation_file=paths[f"{task}_{split}"],
+        max_seq_length=args.finetune_max_length,
     )
     training_args = TrainingArguments(
         output_dir=str(out_dir), do_train=True, do_eval=True, eval_strategy="no", save_strategy="no",
-        learning_rate=lr, num_train_epochs=epochs, warmup_steps=0.1, weight_decay=0.01,
+        learning_rate=learning_rate, num_train_epochs=epochs, warmup_steps=0.1, weight_decay=0.01,
         per_device_train_batch_size=args.finetune_batch_size, per_device_eval_batch_size=64, seed=seed,
         use_cpu=True, report_to="none", disable_tqdm=True, logging_steps=50, dataloader_num_workers=0,
     )  # fmt: skip
@@ -407,6 +480,32 @@ def finetune(
     )
     results = run_finetuning(model_args, data_args, training_args)
     return metric, float(results[f"eval_{metric}"])
+
+
+def select_learning_rate(
+    args: StudyArguments, name: str, checkpoint: str, task: str, paths: dict, pooling: str = ""
+) -> tuple[float, float | None]:
+    """The grid's rate with the best selection-split score for `checkpoint` (finetuning seed 0; the first rate wins a
+    tie), and that score. Scores are kept in `<work_dir>/finetune/<name>-<task>-lr-selection.json`, so a stopped
+    study does not redo them. A grid of one rate selects nothing: (rate, None)."""
+    grid = args.learning_rate_list
+    if len(grid) == 1:
+        return grid[0], None
+    protocol = f"{pooling or 'checkpoint'}-{args.finetune_max_length}"
+    cache = Path(args.work_dir) / "finetune" / f"{name}-{task}-{protocol}-lr-selection.json"
+    scores = json.loads(cache.read_text()) if cache.is_file() else {}
+    for rate in grid:
+        if f"{rate:g}" in scores:
+            continue
+        out_dir = Path(args.work_dir) / "finetune" / f"{name}-{task}-select-lr{rate:g}"
+        scores[f"{rate:g}"] = finetune(args, checkpoint, task, 0, paths, out_dir, pooling, rate, split="select")[1]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(scores, indent=1))
+        logger.info(
+            "%s %s: learning rate %g scores %.4f on the selection split", name, task, rate, scores[f"{rate:g}"]
+        )
+    best = max(grid, key=lambda r: scores[f"{r:g}"])  # max keeps the first of equal scores
+    return best, scores[f"{best:g}"]
 
 
 def tfidf_score(args: StudyArguments, paths: dict, seed: int, truncate: bool) -> float:
@@ -482,15 +581,23 @@ def run_study(args: StudyArguments) -> dict:
             stats, checkpoint = {}, None
             if kind is None:
                 checkpoint, stats = pretrain_arm(args, arm, budget, paths)
+            name = f"{arm}-{_budget_label(budget)}min"
+            rates = {}
+            for task in dict.fromkeys(t for t, _ in todo):
+                # a random init chooses its rate with the seed-0 initialisation
+                chosen = checkpoint if kind is None else random_init_checkpoint(args, arm, 0, paths)[0]
+                rates[task] = select_learning_rate(args, name, chosen, task, paths, _protocol(args, arm, task)[0])
             for task, seed in todo:
                 if kind == "random":
                     checkpoint, stats = random_init_checkpoint(args, arm, seed, paths)
-                out_dir = Path(args.work_dir) / "finetune" / f"{arm}-{_budget_label(budget)}min-{task}-seed{seed}"
+                out_dir = Path(args.work_dir) / "finetune" / f"{name}-{task}-seed{seed}"
                 started, cpu = time.monotonic(), time.process_time()
-                pooling, max_length = _protocol(args, arm, task)
-                metric, score = finetune(args, checkpoint, task, seed, paths, out_dir, pooling)
+                pooling, max_length, grid = _protocol(args, arm, task)
+                rate, selection_score = rates[task]
+                metric, score = finetune(args, checkpoint, task, seed, paths, out_dir, pooling, rate)
                 record({"arm": arm, "budget_minutes": budget, "task": task, "seed": seed, "metric": metric,
-                        "pooling": pooling, "max_length": max_length,
+                        "pooling": pooling, "max_length": max_length, "learning_rate": f"{rate:g}",
+                        "learning_rate_grid": grid, "selection_score": selection_score,
                         "score": score, "finetune_wall_minutes": (time.monotonic() - started) / 60,
                         "finetune_cpu_minutes": (time.process_time() - cpu) / 60, **stats})  # fmt: skip
     if args.plot_file:
@@ -572,4 +679,13 @@ def plot_study(results_csv: str, plot_file: str) -> None:
     plt.close(fig)
 
 
-__all__ = ["ARMS", "CSV_FIELDS", "StudyArguments", "plot_study", "read_results", "run_study", "summarize"]
+__all__ = [
+    "ARMS",
+    "CSV_FIELDS",
+    "StudyArguments",
+    "plot_study",
+    "read_results",
+    "run_study",
+    "select_learning_rate",
+    "summarize",
+]

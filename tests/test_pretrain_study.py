@@ -28,11 +28,11 @@ def toy_files(tmp_path_factory):
     _write_gz(root / "unsup.jsonl.gz", [{"text": d} for d in make_documents(80)])
     words = {1: "good brilliant funny", 0: "bad boring dark"}
     reviews = []
-    for i in range(90):
+    for i in range(120):
         label = i % 2
         reviews.append(
             {
-                "text": f"the {rng.choice(words[label].split())} movie and the {rng.choice(words[label].split())} plot",
+                "text": f"review {i}: the {rng.choice(words[label].split())} movie and the {rng.choice(words[label].split())} plot",
                 "label": label,
             }
         )
@@ -52,7 +52,7 @@ def study_args(root, tmp_path, **overrides):
         work_dir=str(tmp_path / "work"), results_csv=str(tmp_path / "results.csv"), plot_file=str(tmp_path / "plot.png"),
         arms="cpu_small,random_init,tfidf", budgets="0.02", tasks="imdb,conll", seeds="0",
         tokenizer_docs=80, vocab_size=150, pretrain_eval_docs=10, probe_samples=20, imdb_train=40, imdb_eval=30,
-        conll_train=30, imdb_epochs=1, conll_epochs=1, finetune_max_length=32, model_overrides=TINY, max_seq_length=32,
+        conll_train=30, conll_select=6, imdb_select=20, finetune_learning_rates="2e-3,5e-4", imdb_epochs=1, conll_epochs=1, finetune_max_length=32, model_overrides=TINY, max_seq_length=32,
     )  # fmt: skip
     values.update(overrides)
     return StudyArguments(**values)
@@ -82,11 +82,30 @@ def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path):
     assert 0 <= float(pretrained["mlm_accuracy"]) <= 1 and 0 <= float(pretrained["probe_accuracy"]) <= 1
     assert all(0 <= float(r["score"]) <= 1 for r in rows)
     assert by_arm[("cpu_small", "conll")]["metric"] == "f1" and by_arm[("tfidf", "imdb")]["metric"] == "accuracy"
-    # the held-in IMDB splits are disjoint and fixed
+    # each finetuned row used the grid's rate with the best selection score, for every seed
+    for (arm, task), row in by_arm.items():
+        if arm == "tfidf":
+            assert row["learning_rate"] == row["learning_rate_grid"] == ""
+            continue
+        assert row["learning_rate_grid"] == "0.002,0.0005"
+        scores = json.loads(
+            (
+                Path(args.work_dir)
+                / "finetune"
+                / f"{arm}-{'0' if arm == 'random_init' else '0.02'}min-{task}-{'mean' if task == 'imdb' else 'checkpoint'}-32-lr-selection.json"
+            ).read_text()
+        )
+        assert set(scores) == {"0.002", "0.0005"}
+        assert row["learning_rate"] == max(scores, key=scores.get) and float(row["selection_score"]) == max(
+            scores.values()
+        )
+    # the IMDB splits (train, held-in eval, learning-rate selection) are disjoint and fixed
     data = Path(args.work_dir) / "data" / "imdb-40-30"
     train = [json.loads(x)["text"] for x in (data / "train.jsonl").read_text().splitlines()]
     evals = [json.loads(x)["text"] for x in (data / "eval.jsonl").read_text().splitlines()]
-    assert len(train) == 40 and len(evals) == 30
+    select = [json.loads(x)["text"] for x in (data / "select-20.jsonl").read_text().splitlines()]
+    assert len(train) == 40 and len(evals) == 30 and len(select) == 20
+    assert len({*train, *evals, *select}) == len(set(train)) + len(set(evals)) + len(set(select))
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
 
     again = run_study(args)  # same command: nothing to do
@@ -106,6 +125,9 @@ def test_study_arguments_are_checked(toy_files, tmp_path):
         study_args(toy_files, tmp_path, tasks="glue")
     with pytest.raises(ValueError, match="budgets must be positive"):
         study_args(toy_files, tmp_path, budgets="0")
+    for grid in ("", "fast", "1e-3,0", "2"):
+        with pytest.raises(ValueError, match="--finetune_learning_rates"):
+            study_args(toy_files, tmp_path, finetune_learning_rates=grid)
     assert {"bert_like", "modern", "cpu_small", "electra", "random_init", "tfidf"} <= set(ARMS)
 
 
@@ -130,7 +152,7 @@ def test_one_finetuning_protocol_per_csv(toy_files, tmp_path):
     rows without the columns count as what they were made with: [CLS], 128 tokens)."""
     from seedformer.pretraining.study import check_one_protocol, row_key
 
-    args = study_args(toy_files, tmp_path, finetune_max_length=128)
+    args = study_args(toy_files, tmp_path, finetune_max_length=128, finetune_learning_rates="5e-4")
     mean128 = {
         "arm": "cpu_small",
         "budget_minutes": "3",
@@ -148,4 +170,11 @@ def test_one_finetuning_protocol_per_csv(toy_files, tmp_path):
     with pytest.raises(ValueError, match=r"max_length=\['128'\].*--finetune_max_length 512"):
         check_one_protocol(study_args(toy_files, tmp_path, finetune_max_length=512), [mean128, tfidf])
     assert row_key(mean128) != row_key({**mean128, "max_length": "512"})
-    assert row_key(tfidf) == ("tfidf", "0", "imdb", "0", "", "")
+    assert row_key(tfidf) == ("tfidf", "0", "imdb", "0", "", "", "")
+    # rows from before the learning-rate selection were finetuned at 5e-4: another protocol than a grid
+    args = study_args(toy_files, tmp_path, finetune_max_length=128)
+    selected = {**mean128, "learning_rate_grid": args.learning_rate_grid, "learning_rate": "0.002"}
+    check_one_protocol(args, [selected, tfidf])
+    with pytest.raises(ValueError, match=r"learning_rate_grid=\['0.0005'\].*--finetune_learning_rates 0.002,0.0005"):
+        check_one_protocol(args, [selected, mean128])
+    assert row_key(selected) != row_key(mean128)

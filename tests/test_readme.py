@@ -83,6 +83,7 @@ SIZES = {
         "--budgets": "0.02", "--max_corpus_docs": "200", "--tokenizer_docs": "200", "--vocab_size": "300",
         "--pretrain_eval_docs": "10", "--probe_samples": "20", "--imdb_train": "40", "--imdb_eval": "30",
         "--imdb_epochs": "1", "--finetune_max_length": "32", "--max_seq_length": "32", "--model_overrides": TINY_MODEL,
+        "--imdb_select": "30", "--finetune_learning_rates": "5e-4,1e-3",
     },
 }  # fmt: skip
 # README command (its start) -> why it is not run here. Each has a runnable form beside it in the README.
