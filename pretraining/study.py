@@ -487,12 +487,18 @@ def select_learning_rate(
     args: StudyArguments, name: str, checkpoint: str, task: str, paths: dict, pooling: str = ""
 ) -> tuple[float, float | None]:
     """The grid's rate with the best selection-split score for `checkpoint` (finetuning seed 0; the first rate wins a
-    tie), and that score. Scores are kept in `<work_dir>/finetune/<name>-<task>-lr-selection.json`, so a stopped
-    study does not redo them. A grid of one rate selects nothing: (rate, None)."""
+    tie), and that score. Scores are kept in `<work_dir>/finetune/<name>-<task>-<protocol>-lr-selection.json`, so a
+    stopped study does not redo them; the file name holds every setting a score depends on, so another protocol never
+    reads them. A grid of one rate selects nothing: (rate, None)."""
     grid = args.learning_rate_list
     if len(grid) == 1:
         return grid[0], None
-    protocol = f"{pooling or 'checkpoint'}-{args.finetune_max_length}"
+    epochs = args.imdb_epochs if task == "imdb" else args.conll_epochs
+    size = args.imdb_select if task == "imdb" else args.conll_select
+    protocol = (
+        f"{pooling or 'checkpoint'}-{args.finetune_max_length}tok-{epochs:g}ep-batch{args.finetune_batch_size}-"
+        f"select{size}"
+    )
     cache = Path(args.work_dir) / "finetune" / f"{name}-{task}-{protocol}-lr-selection.json"
     scores = json.loads(cache.read_text()) if cache.is_file() else {}
     for rate in grid:

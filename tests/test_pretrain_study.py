@@ -92,7 +92,7 @@ def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path):
             (
                 Path(args.work_dir)
                 / "finetune"
-                / f"{arm}-{'0' if arm == 'random_init' else '0.02'}min-{task}-{'mean' if task == 'imdb' else 'checkpoint'}-32-lr-selection.json"
+                / f"{arm}-{'0' if arm == 'random_init' else '0.02'}min-{task}-{'mean' if task == 'imdb' else 'checkpoint'}-32tok-1ep-batch16-select{20 if task == 'imdb' else 6}-lr-selection.json"
             ).read_text()
         )
         assert set(scores) == {"0.002", "0.0005"}
