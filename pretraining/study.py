@@ -437,6 +437,14 @@ class _Wrap:
 # ---------------------------------------------------------------------------------------------------------------------
 # Downstream
 # ---------------------------------------------------------------------------------------------------------------------
+def _task_protocol(args: StudyArguments, task: str) -> tuple[str, float, str, int]:
+    """(finetuning task, epochs, metric, selection split size) of a study task."""
+    return {
+        "imdb": ("text-classification", args.imdb_epochs, "accuracy", args.imdb_select),
+        "conll": ("token-classification", args.conll_epochs, "f1", args.conll_select),  # entity-level F1 (seqeval)
+    }[task]
+
+
 def finetune(
     args: StudyArguments,
     checkpoint: str,
@@ -444,26 +452,18 @@ def finetune(
     seed: int,
     paths: dict,
     out_dir: Path,
-    pooling: str = "",
-    learning_rate: float | None = None,
+    pooling: str,
+    learning_rate: float,
     split: str = "eval",
 ) -> tuple[str, float]:
-    """The finetuning protocol of `task` from `checkpoint`, scored on `split` (eval | select); `pooling` sets the
-    head's `classifier_pooling` ("" keeps the checkpoint's); `learning_rate` defaults to the grid's only value.
-    Returns (metric name, score)."""
+    """The finetuning protocol of `task` from `checkpoint` at `learning_rate`, scored on `split` (eval | select);
+    `pooling` sets the head's `classifier_pooling` ("" keeps the checkpoint's). Returns (metric name, score)."""
     from transformers import TrainingArguments
 
     from ..finetuning.arguments import DataArguments, ModelArguments
     from ..finetuning.runner import run_finetuning
 
-    if learning_rate is None:
-        if len(args.learning_rate_list) != 1:
-            raise ValueError("finetune() needs a learning_rate when the grid has several (select_learning_rate).")
-        learning_rate = args.learning_rate_list[0]
-    task_name, epochs, metric = {
-        "imdb": ("text-classification", args.imdb_epochs, "accuracy"),
-        "conll": ("token-classification", args.conll_epochs, "f1"),  # entity-level F1 (seqeval)
-    }[task]
+    task_name, epochs, metric, _ = _task_protocol(args, task)
     data_args = DataArguments(
         task=task_name,
         train_file=paths[f"{task}_train"],
@@ -484,7 +484,7 @@ def finetune(
 
 
 def select_learning_rate(
-    args: StudyArguments, name: str, checkpoint: str, task: str, paths: dict, pooling: str = ""
+    args: StudyArguments, name: str, checkpoint: str | None, task: str, paths: dict, pooling: str = ""
 ) -> tuple[float, float | None]:
     """The grid's rate with the best selection-split score for `checkpoint` (finetuning seed 0; the first rate wins a
     tie), and that score. Scores are kept in `<work_dir>/finetune/<name>-<task>-<protocol>-lr-selection.json`, so a
@@ -493,8 +493,7 @@ def select_learning_rate(
     grid = args.learning_rate_list
     if len(grid) == 1:
         return grid[0], None
-    epochs = args.imdb_epochs if task == "imdb" else args.conll_epochs
-    size = args.imdb_select if task == "imdb" else args.conll_select
+    _, epochs, _, size = _task_protocol(args, task)
     protocol = (
         f"{pooling or 'checkpoint'}-{args.finetune_max_length}tok-{epochs:g}ep-batch{args.finetune_batch_size}-"
         f"select{size}"
@@ -589,14 +588,21 @@ def run_study(args: StudyArguments) -> dict:
             if kind is None:
                 checkpoint, stats = pretrain_arm(args, arm, budget, paths)
             name = f"{arm}-{_budget_label(budget)}min"
-            rates = {}
-            for task in dict.fromkeys(t for t, _ in todo):
-                # a random init chooses its rate with the seed-0 initialisation
-                chosen = checkpoint if kind is None else random_init_checkpoint(args, arm, 0, paths)[0]
-                rates[task] = select_learning_rate(args, name, chosen, task, paths, _protocol(args, arm, task)[0])
+            selection_checkpoint = checkpoint
+            if kind == "random":
+                # one initialisation (and probe) per seed; seed 0's chooses the learning rate (if there is a choice)
+                needed = {s for _, s in todo} | ({0} if len(args.learning_rate_list) > 1 else set())
+                inits = {s: random_init_checkpoint(args, arm, s, paths) for s in sorted(needed)}
+                selection_checkpoint = inits[0][0] if 0 in inits else None
+            rates = {
+                task: select_learning_rate(
+                    args, name, selection_checkpoint, task, paths, _protocol(args, arm, task)[0]
+                )
+                for task in dict.fromkeys(t for t, _ in todo)
+            }
             for task, seed in todo:
                 if kind == "random":
-                    checkpoint, stats = random_init_checkpoint(args, arm, seed, paths)
+                    checkpoint, stats = inits[seed]
                 out_dir = Path(args.work_dir) / "finetune" / f"{name}-{task}-seed{seed}"
                 started, cpu = time.monotonic(), time.process_time()
                 pooling, max_length, grid = _protocol(args, arm, task)
