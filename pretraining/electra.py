@@ -11,7 +11,8 @@ encoder we keep) predicts, for every real token, whether it was replaced. Both t
 - tokens are sampled from the generator's softmax with Gumbel-max (temperature 1), with no gradient through the
   sampling (the discriminator loss does not train the generator);
 - a sampled token equal to the original counts as "original" in the discriminator's labels;
-- masking is 15% of the tokens, 85% of them replaced by [MASK] and 15% left unchanged (no random tokens).
+- masking is `--mlm_probability` of the tokens (ELECTRA's 15% by default; the `cpu_small` recipe, the default of a
+  from-scratch run, sets 30%), 85% of them replaced by [MASK] and 15% left unchanged (no random tokens).
 
 Only the discriminator is a normal Seedformer encoder: `export_discriminator` returns it, and the run saves it as the
 output checkpoint (`AutoModelForSequenceClassification.from_pretrained(output_dir)` finetunes it). The generator is

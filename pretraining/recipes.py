@@ -3,8 +3,8 @@
 `scripts/pretrain.py --preset cpu_small` (the default for a from-scratch run) applies one. On the command line
 (`parse_pretraining_args`) the recipe's values become the parser's defaults, so every flag given explicitly wins:
 `--preset cpu_small --learning_rate 1e-3` keeps 1e-3. Python callers of `pretrain(...)` with dataclasses built by
-hand get the recipe on the fields left at their dataclass defaults (`apply_recipe`). The plain config presets
-(`bert_like`, `modern`) set the model only, as before.
+hand get the recipe on the fields left at their dataclass defaults, except those they name in a prior
+`apply_recipe(..., keep=...)`. The plain config presets (`bert_like`, `modern`) set the model only, as before.
 
 Why `cpu_small` looks as it does (sources: Cramming, Geiping & Goldstein 2023; MosaicBERT, Portes et al. 2023;
 ELECTRA, Clark et al. 2020; LTG-BERT for BabyLM, Samuel et al. 2023; measurements in docs/pretrain_study/):
@@ -27,6 +27,7 @@ ELECTRA, Clark et al. 2020; LTG-BERT for BabyLM, Samuel et al. 2023; measurement
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
@@ -86,18 +87,29 @@ def _is_default(value, default) -> bool:
 
 
 def apply_recipe(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    keep: Collection[str] = (),
 ) -> PretrainingRecipe | None:
     """Fill the options left at their defaults from the recipe named by `model_args.preset` (None: not a recipe).
-    Arguments parsed by `parse_pretraining_args` already hold the recipe and are returned unchanged."""
+    Arguments parsed by `parse_pretraining_args` already hold the recipe and are returned unchanged.
+
+    keep: names of `DataArguments` / `TrainingArguments` fields the caller set on purpose. A value equal to the
+    dataclass default cannot tell "set" from "left": `DataArguments(mlm_probability=0.15)` would otherwise get the
+    recipe's 0.3. `pretrain(...)` calls this again and finds the recipe applied."""
     recipe = RECIPES.get(model_args.preset)
     if recipe is None or getattr(model_args, "_recipe_applied", False):
         return recipe
+    unknown = set(keep) - {f.name for cls in (type(data_args), type(training_args)) for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"apply_recipe(keep=...): no such argument(s) {sorted(unknown)}.")
     for args, values in ((data_args, recipe.data), (training_args, recipe.training)):
         defaults = _defaults(type(args))
         for name, value in values.items():
-            if _is_default(getattr(args, name), defaults.get(name)):
+            if name not in keep and _is_default(getattr(args, name), defaults.get(name)):
                 setattr(args, name, value)
+    model_args._recipe_applied = True
     if isinstance(training_args.lr_scheduler_type, str):
         training_args.lr_scheduler_type = SchedulerType(training_args.lr_scheduler_type)
     return recipe

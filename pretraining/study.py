@@ -38,7 +38,8 @@ CSV_FIELDS = [
     "arm", "budget_minutes", "task", "seed", "metric", "score",
     "mlm_accuracy", "probe_accuracy", "pretrain_wall_minutes", "pretrain_cpu_minutes", "tokens_seen", "pretrain_steps",
     "params_non_embedding", "finetune_wall_minutes", "finetune_cpu_minutes", "load_average", "threads", "budget_clock",
-    "finished_utc", "pooling", "max_length", "learning_rate", "learning_rate_grid", "selection_score",
+    "finished_utc", "pooling", "max_length", "learning_rate", "learning_rate_grid", "selection_score", "epochs",
+    "batch_size",
 ]  # fmt: skip
 
 # The study's arms. `preset` / `objective` / `config_overrides` / `data` / `training` are pretraining arguments
@@ -46,7 +47,9 @@ CSV_FIELDS = [
 #   bert_like: the README's run before this study (64 wide, 2 layers, 15% masking, lr 2e-3, batch 16).
 #   modern:    the `modern` preset at the same shape and settings.
 #   cpu_small: the recipe preset (pretraining/recipes.py), everything at its values.
-#   electra:   replaced-token detection with the cpu_small discriminator (15% masking, ELECTRA's rate).
+#   electra:   replaced-token detection with the cpu_small discriminator, the recipe's 30% masking. (Its rows were
+#              meant to use ELECTRA's 15% but ran at 30%: the recipe overrode a value equal to the default.)
+#   cpu_small_wwm, cpu_small_mask15: the recipe with whole-word masking / with BERT's 15% masking.
 OLD_SHAPE = (
     "hidden_size=64,num_hidden_layers=2,num_attention_heads=4,intermediate_size=256,max_position_embeddings=128"
 )
@@ -62,7 +65,9 @@ ARMS: dict[str, dict] = {
         "budget_warmup_fraction": 0.04,
     },
     "cpu_small": {"preset": "cpu_small", "objective": "mlm"},
-    "electra": {"preset": "cpu_small", "objective": "electra", "data": {"mlm_probability": 0.15}},
+    "electra": {"preset": "cpu_small", "objective": "electra"},
+    "cpu_small_wwm": {"preset": "cpu_small", "objective": "wwm"},
+    "cpu_small_mask15": {"preset": "cpu_small", "objective": "mlm", "data": {"mlm_probability": 0.15}},
     "random_init": {"kind": "random", "preset": "cpu_small"},
     "random_init_bert_like": {"kind": "random", "preset": "bert_like", "config_overrides": OLD_SHAPE + ",sparse_prediction=true"},
     "tfidf": {"kind": "tfidf"},
@@ -198,15 +203,31 @@ def read_results(path: str | os.PathLike) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def row_protocol(row: dict) -> tuple[str, str, str]:
-    """The finetuning protocol a row was made with: (IMDB head pooling, tokens per input, learning-rate grid). Rows
-    from before a column existed were [CLS]-pooled / 128 tokens / finetuned at 5e-4; NER rows pool nothing, the
-    full-text TF-IDF baseline truncates nothing and TF-IDF rows finetune nothing ("")."""
-    arm = row["arm"]
-    pooling = row.get("pooling") or ("cls" if row["task"] == "imdb" and arm not in _TFIDF_ARMS else "")
-    max_length = "" if _untruncated(arm) else (row.get("max_length") or "128")
-    grid = "" if arm in _TFIDF_ARMS else (row.get("learning_rate_grid") or _FIXED_RATE_BEFORE_SELECTION)
-    return pooling, max_length, grid
+# A row's finetuning protocol: (name in error messages, CSV column, value of rows made before the column existed).
+# Old rows were [CLS]-pooled, 128 tokens, finetuned at 5e-4 for 3 epochs in batches of 16.
+_PROTOCOL = (
+    ("classifier_pooling", "pooling", "cls"),
+    ("max_length", "max_length", "128"),
+    ("learning_rate_grid", "learning_rate_grid", _FIXED_RATE_BEFORE_SELECTION),
+    ("epochs", "epochs", "3"),
+    ("batch_size", "batch_size", "16"),
+)
+
+
+def row_protocol(row: dict) -> tuple[str, ...]:
+    """The finetuning protocol a row was made with, one value per `_PROTOCOL` entry. Columns a row predates take
+    their old value. What does not apply is "": NER rows pool nothing, the full-text TF-IDF baseline truncates
+    nothing, and TF-IDF rows finetune nothing."""
+    arm, task = row["arm"], row["task"]
+    tfidf = arm in _TFIDF_ARMS
+    applies = {
+        "pooling": task == "imdb" and not tfidf,
+        "max_length": not _untruncated(arm),
+        "learning_rate_grid": not tfidf,
+        "epochs": not tfidf,
+        "batch_size": not tfidf,
+    }
+    return tuple((row.get(column) or old) if applies[column] else "" for _, column, old in _PROTOCOL)
 
 
 def _untruncated(arm: str) -> bool:
@@ -217,28 +238,38 @@ def row_key(row: dict) -> tuple:
     return (row["arm"], _budget_label(float(row["budget_minutes"])), row["task"], str(row["seed"]), *row_protocol(row))
 
 
-def _protocol(args: StudyArguments, arm: str, task: str) -> tuple[str, str, str]:
+def _protocol(args: StudyArguments, arm: str, task: str) -> tuple[str, ...]:
     """This run's `row_protocol` for (arm, task)."""
-    pooling = args.finetune_pooling if task == "imdb" and arm not in _TFIDF_ARMS else ""
-    grid = "" if arm in _TFIDF_ARMS else args.learning_rate_grid
-    return pooling, "" if _untruncated(arm) else str(args.finetune_max_length), grid
+    epochs = _task_protocol(args, task)[1]
+    return row_protocol(
+        {
+            "arm": arm, "task": task, "pooling": args.finetune_pooling, "max_length": str(args.finetune_max_length),
+            "learning_rate_grid": args.learning_rate_grid, "epochs": f"{epochs:g}",
+            "batch_size": str(args.finetune_batch_size),
+        }
+    )  # fmt: skip
+
+
+def _protocol_columns(args: StudyArguments, arm: str, task: str) -> dict[str, str]:
+    """This run's protocol for (arm, task) as the CSV columns of its rows."""
+    return dict(zip((column for _, column, _ in _PROTOCOL), _protocol(args, arm, task)))
 
 
 def check_one_protocol(args: StudyArguments, rows: list[dict]) -> None:
     """One protocol per CSV, so that its table and plot compare like with like."""
-    protocols = [row_protocol(r) for r in rows]
-    ours = ("", args.finetune_pooling), ("", str(args.finetune_max_length)), ("", args.learning_rate_grid)
-    names = ("classifier_pooling", "max_length", "learning_rate_grid")
-    held = [
-        f"{name}={sorted(others)}"
-        for i, name in enumerate(names)
-        if (others := {p[i] for p in protocols} - set(ours[i]))
-    ]
+    held: dict[str, set] = {}
+    for row in rows:
+        for (name, _, _), theirs, ours in zip(_PROTOCOL, row_protocol(row), _protocol(args, row["arm"], row["task"])):
+            if theirs != ours:
+                held.setdefault(name, set()).add(theirs)
     if held:
         raise ValueError(
-            f"{args.results_csv} holds rows finetuned with {', '.join(held)}; this run uses --finetune_pooling "
-            f"{args.finetune_pooling} --finetune_max_length {args.finetune_max_length} --finetune_learning_rates "
-            f"{args.learning_rate_grid}. Give it another --results_csv."
+            f"{args.results_csv} holds rows finetuned with "
+            f"{', '.join(f'{name}={sorted(values)}' for name, values in held.items())}; this run uses "
+            f"--finetune_pooling {args.finetune_pooling} --finetune_max_length {args.finetune_max_length} "
+            f"--finetune_learning_rates {args.learning_rate_grid} --imdb_epochs {args.imdb_epochs:g} "
+            f"--conll_epochs {args.conll_epochs:g} --finetune_batch_size {args.finetune_batch_size}. "
+            "Give it another --results_csv."
         )
 
 
@@ -246,6 +277,15 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.is_file()
+    if not new:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        if header != CSV_FIELDS:  # a CSV from before a column existed: rewrite it under today's header first
+            old_rows = read_results(path)
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+                writer.writeheader()
+                writer.writerows({k: r.get(k) or "" for k in CSV_FIELDS} for r in old_rows)
     with open(path, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         if new:
@@ -332,6 +372,7 @@ def prepare_data(args: StudyArguments) -> dict[str, str]:
 def pretrain_arm(args: StudyArguments, arm: str, budget: float, paths: dict) -> tuple[str, dict]:
     """Pretrain (or reuse) `arm` for `budget` minutes. Returns (checkpoint folder, pretraining stats)."""
     from .arguments import DataArguments, ModelArguments, PretrainingArguments
+    from .recipes import apply_recipe
     from .run import pretrain
 
     spec = ARMS[arm]
@@ -359,6 +400,8 @@ def pretrain_arm(args: StudyArguments, arm: str, budget: float, paths: dict) -> 
     training_args = PretrainingArguments(**training)
     if not data_args.probe_file:
         data_args.probe_file = None
+    # The arm's own values win over the recipe's, even where they equal a dataclass default (15% masking).
+    apply_recipe(model_args, data_args, training_args, keep={*spec.get("data", {}), *spec.get("training", {})})
     load = [os.getloadavg()[0]]
     metrics = pretrain(model_args, data_args, training_args)
     load.append(os.getloadavg()[0])
@@ -581,7 +624,8 @@ def run_study(args: StudyArguments) -> dict:
                 for task, seed in todo:
                     started = time.monotonic()
                     score = tfidf_score(args, paths, seed, truncate=spec.get("truncate", False))
-                    record({"arm": arm, "budget_minutes": 0, "task": task, "seed": seed, "metric": "accuracy", "score": score, "pooling": "", "max_length": _protocol(args, arm, task)[1],
+                    record({"arm": arm, "budget_minutes": 0, "task": task, "seed": seed, "metric": "accuracy",
+                            "score": score, **_protocol_columns(args, arm, task),
                             "finetune_wall_minutes": (time.monotonic() - started) / 60})  # fmt: skip
                 continue
             stats, checkpoint = {}, None
@@ -596,7 +640,7 @@ def run_study(args: StudyArguments) -> dict:
                 selection_checkpoint = inits[0][0] if 0 in inits else None
             rates = {
                 task: select_learning_rate(
-                    args, name, selection_checkpoint, task, paths, _protocol(args, arm, task)[0]
+                    args, name, selection_checkpoint, task, paths, _protocol_columns(args, arm, task)["pooling"]
                 )
                 for task in dict.fromkeys(t for t, _ in todo)
             }
@@ -605,12 +649,11 @@ def run_study(args: StudyArguments) -> dict:
                     checkpoint, stats = inits[seed]
                 out_dir = Path(args.work_dir) / "finetune" / f"{name}-{task}-seed{seed}"
                 started, cpu = time.monotonic(), time.process_time()
-                pooling, max_length, grid = _protocol(args, arm, task)
+                protocol = _protocol_columns(args, arm, task)
                 rate, selection_score = rates[task]
-                metric, score = finetune(args, checkpoint, task, seed, paths, out_dir, pooling, rate)
+                metric, score = finetune(args, checkpoint, task, seed, paths, out_dir, protocol["pooling"], rate)
                 record({"arm": arm, "budget_minutes": budget, "task": task, "seed": seed, "metric": metric,
-                        "pooling": pooling, "max_length": max_length, "learning_rate": f"{rate:g}",
-                        "learning_rate_grid": grid, "selection_score": selection_score,
+                        **protocol, "learning_rate": f"{rate:g}", "selection_score": selection_score,
                         "score": score, "finetune_wall_minutes": (time.monotonic() - started) / 60,
                         "finetune_cpu_minutes": (time.process_time() - cpu) / 60, **stats})  # fmt: skip
     if args.plot_file:

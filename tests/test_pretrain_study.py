@@ -148,11 +148,13 @@ def test_script_is_a_thin_wrapper(toy_files, tmp_path, capsys):
 
 
 def test_one_finetuning_protocol_per_csv(toy_files, tmp_path):
-    """A CSV's rows compare like with like: rows finetuned with another pooling or input length are refused (and old
-    rows without the columns count as what they were made with: [CLS], 128 tokens)."""
+    """A CSV's rows compare like with like: rows finetuned with another pooling, input length, learning-rate grid,
+    number of epochs or batch size are refused (and old rows without the columns count as what they were made with:
+    [CLS], 128 tokens, 5e-4, 3 epochs, batch 16)."""
     from seedformer.pretraining.study import check_one_protocol, row_key
 
-    args = study_args(toy_files, tmp_path, finetune_max_length=128, finetune_learning_rates="5e-4")
+    protocol = dict(finetune_max_length=128, imdb_epochs=3, conll_epochs=3)  # the rows' (old rows: 3 epochs)
+    args = study_args(toy_files, tmp_path, **protocol, finetune_learning_rates="5e-4")
     mean128 = {
         "arm": "cpu_small",
         "budget_minutes": "3",
@@ -168,13 +170,42 @@ def test_one_finetuning_protocol_per_csv(toy_files, tmp_path):
     with pytest.raises(ValueError, match=r"classifier_pooling=\['cls'\].*another --results_csv"):
         check_one_protocol(args, [old])
     with pytest.raises(ValueError, match=r"max_length=\['128'\].*--finetune_max_length 512"):
-        check_one_protocol(study_args(toy_files, tmp_path, finetune_max_length=512), [mean128, tfidf])
+        check_one_protocol(
+            study_args(toy_files, tmp_path, **{**protocol, "finetune_max_length": 512}), [mean128, tfidf]
+        )
     assert row_key(mean128) != row_key({**mean128, "max_length": "512"})
-    assert row_key(tfidf) == ("tfidf", "0", "imdb", "0", "", "", "")
+    assert row_key(tfidf) == ("tfidf", "0", "imdb", "0", "", "", "", "", "")
     # rows from before the learning-rate selection were finetuned at 5e-4: another protocol than a grid
-    args = study_args(toy_files, tmp_path, finetune_max_length=128)
+    args = study_args(toy_files, tmp_path, **protocol)
     selected = {**mean128, "learning_rate_grid": args.learning_rate_grid, "learning_rate": "0.002"}
     check_one_protocol(args, [selected, tfidf])
     with pytest.raises(ValueError, match=r"learning_rate_grid=\['0.0005'\].*--finetune_learning_rates 0.002,0.0005"):
         check_one_protocol(args, [selected, mean128])
     assert row_key(selected) != row_key(mean128)
+    # epochs and batch size are the protocol too (old rows: 3 epochs, batch 16); NER has its own epochs
+    check_one_protocol(study_args(toy_files, tmp_path, **{**protocol, "conll_epochs": 5}), [selected, tfidf])
+    with pytest.raises(ValueError, match=r"epochs=\['3'\].*--imdb_epochs 5"):
+        check_one_protocol(study_args(toy_files, tmp_path, **{**protocol, "imdb_epochs": 5}), [selected, tfidf])
+    with pytest.raises(ValueError, match=r"batch_size=\['16'\].*--finetune_batch_size 8"):
+        check_one_protocol(study_args(toy_files, tmp_path, **protocol, finetune_batch_size=8), [selected])
+    assert row_key(selected) != row_key({**selected, "epochs": "5"})
+
+
+def test_results_csv_from_before_a_column_gets_todays_header(tmp_path):
+    """A row appended to a CSV written before a column existed lands under the right columns, old rows kept."""
+    import csv
+
+    from seedformer.pretraining.study import CSV_FIELDS, append_row, row_protocol
+
+    path = tmp_path / "results.csv"
+    old_fields = CSV_FIELDS[: CSV_FIELDS.index("pooling")]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=old_fields)
+        writer.writeheader()
+        writer.writerow({"arm": "cpu_small", "budget_minutes": "3", "task": "imdb", "seed": "0", "score": "0.7"})
+    append_row(path, {"arm": "cpu_small", "budget_minutes": "3", "task": "imdb", "seed": "1", "score": "0.8",
+                      "pooling": "mean", "epochs": "3"})  # fmt: skip
+    old, new = read_results(path)
+    assert list(old) == CSV_FIELDS and (old["seed"], old["score"], old["pooling"]) == ("0", "0.7", "")
+    assert (new["seed"], new["score"], new["pooling"], new["epochs"]) == ("1", "0.8", "mean", "3")
+    assert row_protocol(old) == ("cls", "128", "0.0005", "3", "16")

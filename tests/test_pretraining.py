@@ -561,6 +561,18 @@ def test_cpu_small_preset_round_trips_and_recipe_fills_only_defaults(tmp_path):
     )
     assert apply_recipe(model_args, data_args, training_args) is RECIPES["cpu_small"]
     assert training_args.per_device_train_batch_size == 16 and data_args.mlm_probability == 0.3
+    # ... except those named in `keep`, set on purpose to a value equal to the default
+    model_args, data_args, training_args = (
+        ModelArguments(),
+        DataArguments(mlm_probability=0.15),
+        PretrainingArguments(output_dir=str(tmp_path)),
+    )
+    apply_recipe(model_args, data_args, training_args, keep={"mlm_probability"})
+    assert data_args.mlm_probability == 0.15 and training_args.learning_rate == 2e-3
+    assert apply_recipe(model_args, data_args, training_args) is RECIPES["cpu_small"]  # applied once, not again
+    assert data_args.mlm_probability == 0.15
+    with pytest.raises(ValueError, match="mlm_probabilty"):
+        apply_recipe(ModelArguments(), data_args, training_args, keep={"mlm_probabilty"})
     model_args, data_args, training_args = parse(["--output_dir", "o", "--model_name_or_path", str(tmp_path)])
     assert data_args.mlm_probability == 0.15  # continuing a checkpoint: no recipe
     model_args, data_args, training_args = parse(["--output_dir", str(tmp_path / "o"), "--preset", "bert_like"])
