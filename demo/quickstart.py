@@ -203,6 +203,7 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
     from seedformer.pretraining.arguments import DataArguments as PretrainData
     from seedformer.pretraining.arguments import ModelArguments as PretrainModel
     from seedformer.pretraining.arguments import PretrainingArguments
+    from seedformer.pretraining.recipes import apply_recipe
     from seedformer.pretraining.run import pretrain
     from seedformer.tokenization import train_tokenizer
 
@@ -249,8 +250,9 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
         for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
         if getattr(args, name) is not None
     )
-    # The recipe (`apply_recipe` inside `pretrain`) fills the learning rate, schedule, masking rate and the rest.
-    pretrain_metrics = pretrain(
+    # The recipe fills the learning rate, schedule, masking rate and the rest; the sizes given here stay, even where
+    # they equal a dataclass default (`--pretrain_batch_size 8`).
+    pretrain_args = (
         PretrainModel(tokenizer_name=str(tokenizer_dir), preset=args.preset, config_overrides=sizes or None),
         PretrainData(
             train_file=str(data_dir / "train.jsonl"),
@@ -268,6 +270,8 @@ def run_quickstart(args: QuickstartArguments) -> list[StageResult]:
             **{**common, "logging_steps": max(1, min(10, args.pretrain_steps // 5))},
         ),
     )
+    apply_recipe(*pretrain_args, keep={"max_seq_length", "max_steps", "per_device_train_batch_size", *common})
+    pretrain_metrics = pretrain(*pretrain_args)
     stages.append(
         StageResult(
             "pretraining",

@@ -35,6 +35,8 @@ def test_quickstart_end_to_end(tmp_path):
         "64",
         "--pretrain_steps",
         "30",
+        "--pretrain_batch_size",
+        "8",  # equal to TrainingArguments' default: the recipe (batch 16) must not replace it
         "--finetune_epochs",
         "6",
         "--finetune_learning_rate",
@@ -53,6 +55,7 @@ def test_quickstart_end_to_end(tmp_path):
     ]
     # pretraining made progress and the classifier learned the (easy) embedded task
     state = json.loads((out / "pretrained" / "trainer_state.json").read_text())
+    assert state["train_batch_size"] == 8
     losses = [h["loss"] for h in state["log_history"] if "loss" in h]
     assert losses[-1] < losses[0]
     assert summary["finetuning"]["eval_accuracy"] > 0.8
