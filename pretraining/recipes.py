@@ -98,12 +98,12 @@ def apply_recipe(
     keep: names of `DataArguments` / `TrainingArguments` fields the caller set on purpose. A value equal to the
     dataclass default cannot tell "set" from "left": `DataArguments(mlm_probability=0.15)` would otherwise get the
     recipe's 0.3. `pretrain(...)` calls this again and finds the recipe applied."""
-    recipe = RECIPES.get(model_args.preset)
-    if recipe is None or getattr(model_args, "_recipe_applied", False):
-        return recipe
     unknown = set(keep) - {f.name for cls in (type(data_args), type(training_args)) for f in dataclasses.fields(cls)}
     if unknown:
         raise ValueError(f"apply_recipe(keep=...): no such argument(s) {sorted(unknown)}.")
+    recipe = RECIPES.get(model_args.preset)
+    if recipe is None or getattr(model_args, "_recipe_applied", False):
+        return recipe
     for args, values in ((data_args, recipe.data), (training_args, recipe.training)):
         defaults = _defaults(type(args))
         for name, value in values.items():
