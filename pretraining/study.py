@@ -280,6 +280,8 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
     if not new:
         with open(path, newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
+        if unknown := [column for column in header if column not in CSV_FIELDS]:
+            raise ValueError(f"{path} has columns this version does not write ({unknown}); give another CSV.")
         if header != CSV_FIELDS:  # a CSV from before a column existed: rewrite it under today's header first
             old_rows = read_results(path)
             with open(path, "w", newline="", encoding="utf-8") as handle:

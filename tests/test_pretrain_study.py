@@ -209,3 +209,7 @@ def test_results_csv_from_before_a_column_gets_todays_header(tmp_path):
     assert list(old) == CSV_FIELDS and (old["seed"], old["score"], old["pooling"]) == ("0", "0.7", "")
     assert (new["seed"], new["score"], new["pooling"], new["epochs"]) == ("1", "0.8", "mean", "3")
     assert row_protocol(old) == ("cls", "128", "0.0005", "3", "16")
+    # a CSV with a column this version does not know (a newer one) is refused rather than rewritten without it
+    path.write_text(path.read_text().replace("batch_size", "batch_size,tokens_per_second", 1))
+    with pytest.raises(ValueError, match=r"tokens_per_second"):
+        append_row(path, {"arm": "cpu_small", "budget_minutes": "3", "task": "imdb", "seed": "2", "score": "0.8"})
