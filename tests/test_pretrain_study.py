@@ -59,7 +59,7 @@ def study_args(root, tmp_path, **overrides):
 
 
 @pytest.mark.slow
-def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path):
+def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path, monkeypatch):
     args = study_args(toy_files, tmp_path)
     first = run_study(args)
     rows = read_results(args.results_csv)
@@ -116,6 +116,27 @@ def test_study_end_to_end_on_a_toy_budget_and_resumes(toy_files, tmp_path):
     assert more["skipped"] == 2  # seed 0 rows; the cpu_small checkpoint is reused, not retrained
     summary = summarize(read_results(args.results_csv))
     assert summary[("cpu_small", 0.02, "imdb")]["n"] == 2
+
+    # a wider grid is another protocol (another CSV), and repeats no finetuning run it already has
+    from seedformer.pretraining import study
+
+    calls = []
+
+    def counted(*a, **kw):
+        calls.append((kw.get("split", "eval"), a[7]))
+        return finetune(*a, **kw)
+
+    finetune, wider = study.finetune, tmp_path / "wider.csv"
+    monkeypatch.setattr(study, "finetune", counted)
+    run_study(study_args(toy_files, tmp_path, arms="random_init", tasks="imdb", finetune_learning_rates="2e-3,5e-4,1e-4", results_csv=str(wider)))  # fmt: skip
+    (row,) = read_results(wider)
+    assert row["learning_rate_grid"] == "0.002,0.0005,0.0001"
+    assert calls[0] == ("select", 1e-4)  # only the new rate's selection run
+    before = by_arm[("random_init", "imdb")]
+    if row["learning_rate"] == before["learning_rate"]:  # the same run as the first CSV's row: reused
+        assert calls == [("select", 1e-4)] and row["score"] == before["score"]
+    else:
+        assert row["learning_rate"] == "0.0001" and calls == [("select", 1e-4), ("eval", 1e-4)]
 
 
 def test_study_arguments_are_checked(toy_files, tmp_path):
