@@ -1,5 +1,7 @@
 """The main job end to end, with tiny settings: every stage runs, the classifier is saved, reloaded in a fresh
-process and served by a pipeline, and the summary and loss-curve figure are written."""
+process and served by a pipeline, and the summary and loss-curve figure are written. The corpus is the embedded
+reviews written to a file with IMDB's kind of labels (bare ids 0/1), so `--class_names` must make the served
+classifier and the summary speak in names; the README test runs the embedded default itself."""
 
 import json
 import subprocess
@@ -7,18 +9,26 @@ import sys
 from pathlib import Path
 
 import pytest
+from _finetuning_helpers import write_jsonl
+
+from seedformer.demo.corpus import build_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
 def test_quickstart_end_to_end(tmp_path):
+    corpus = write_jsonl(tmp_path / "imdb_like.jsonl", build_corpus(200))  # label: 0 / 1
     out = tmp_path / "qs"
     command = [
         sys.executable,
         str(REPO / "scripts" / "quickstart.py"),
         "--output_dir",
         str(out),
+        "--train_file",
+        str(corpus),
+        "--class_names",
+        "negative,positive",
         "--max_examples",
         "200",
         "--vocab_size",
@@ -68,8 +78,15 @@ def test_quickstart_end_to_end(tmp_path):
         k: pretrained_config[k] for k in ("hidden_size", "num_hidden_layers", "position_embedding_type")
     }
     assert "pretrained vs random init" in result.stdout
-    assert len(summary["predictions"]) == 4
-    assert {p["label"] for p in summary["predictions"].values()} == {"negative", "positive"}
+    labels = [p["label"] for p in summary["predictions"].values()]
+    assert len(labels) == 4 and set(labels) == {"negative", "positive"}
+    assert summary["stages"][-1]["result"] == ", ".join(labels)
+    assert json.loads((out / "classifier" / "config.json").read_text())["id2label"] == {
+        "0": "negative",
+        "1": "positive",
+    }
+    served = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ") and "  " in line[2:]]
+    assert served[-4:] == labels  # the pipeline lines printed after the reload
     assert (out / "classifier" / "loss_curves.png").stat().st_size > 1000
     assert (out / "classifier" / "model.safetensors").exists() and (out / "classifier" / "tokenizer.json").exists()
     assert "total" in result.stdout and "eval accuracy" in result.stdout and "masked-token accuracy" in result.stdout
