@@ -122,6 +122,21 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
             assert model.config.id2label == labels, name
             torch.testing.assert_close(model(**batch).logits.softmax(-1), expected, atol=1e-5, rtol=0, msg=name)
     assert isinstance(loaded["peft"], PeftModel) and loaded["transformers"]._hf_peft_config_loaded
+    # the README's advice: continue and save an adapter through peft, which works with every transformers allowed
+    loaded["peft"].save_pretrained(tmp_path / "resaved")
+    resaved = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "resaved").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(resaved(**batch).logits.softmax(-1), expected, atol=1e-5, rtol=0)
+    # ...because transformers' own adapter methods require the peft its integration names (5.24: 0.22, unreleased)
+    from packaging.version import Version
+    from peft import __version__ as peft_version
+    from transformers.integrations.peft import MIN_PEFT_VERSION
+
+    if Version(peft_version) >= Version(MIN_PEFT_VERSION):
+        assert loaded["transformers"].active_adapters() == ["default"]
+    else:
+        with pytest.raises(ValueError, match=f"version >= {MIN_PEFT_VERSION}"):
+            loaded["transformers"].active_adapters()
     # adapter training leaves the base weights as they were; merging changes them
     base_qkv = load_file(base / "model.safetensors")["layers.0.attention.qkv.weight"]
     layer = loaded["peft"].get_base_model().seedformer.layers[0].attention.qkv
