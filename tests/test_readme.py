@@ -28,7 +28,8 @@ What the test changes, and only through the environment (never the README text):
 
 Run time: 7 min of block time on the project's 2 shared cores in the full `-n 2` suite (2026-12-01; 15 min
 with the machine at load 6-7): some 30 processes that each import torch and transformers dominate, so the test is
-marked `slow` (`-m "not slow"` deselects it locally; CI runs it). Each block's time is printed (`-s`).
+marked `slow` (`-m "not slow"` deselects it locally; CI runs it), and conftest.py collects it first, so that it
+starts at once under `-n 2` instead of ending the suite. Each block's time is printed (`-s`).
 
 Commands that cannot run here are listed in `NOT_RUN` with the reason; each has a form that does run right beside
 it in the README, and their flags are still checked against the script's `--help` (`test_script_command_flags_exist`).
