@@ -16,7 +16,10 @@ regression baseline on the same labels. `scripts/pretrain_study.py` is the comma
   rate (BERT's protocol). One fixed rate would favour whichever arm it suits: a random init needs a high rate and
   a pretrained encoder loses what it learned under one (docs/pretrain_study/ has the sweep).
 - Results: one CSV row per finished (arm, budget, task, seed), appended as soon as it exists; rows already in the
-  CSV are skipped, and finished pretraining runs are reused, so a stopped study continues where it stopped.
+  CSV are skipped, and finished pretraining runs are reused, so a stopped study continues where it stopped. Every
+  finetuning score is also kept under `<work_dir>/finetune/` by (checkpoint, protocol, rate, seed), so a study with
+  a wider rate grid (another CSV) runs only what the new rates add. All of it is keyed by names, not contents: a
+  `--work_dir` serves one set of arm settings and model sizes.
 - Plot: downstream score vs pretraining minutes, a line per arm, random init as a band, TF-IDF as a line.
 """
 
