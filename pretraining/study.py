@@ -533,10 +533,21 @@ def finetune(
     return metric, float(results[f"eval_{metric}"])
 
 
-def _cache_protocol(args: StudyArguments, task: str, pooling: str) -> str:
-    """The finetuning settings a cached score depends on besides the rate and seed, as a file-name part."""
+def _cache_file(args: StudyArguments, name: str, task: str, pooling: str, kind: str) -> Path:
+    """`<work_dir>/finetune/<name>-<task>-<protocol>-<kind>.json`, a file of finetuning scores. The protocol part
+    holds every finetuning setting a score depends on besides the rate and seed, so another protocol never reads it."""
     epochs = _task_protocol(args, task)[1]
-    return f"{pooling or 'checkpoint'}-{args.finetune_max_length}tok-{epochs:g}ep-batch{args.finetune_batch_size}"
+    protocol = f"{pooling or 'checkpoint'}-{args.finetune_max_length}tok-{epochs:g}ep-batch{args.finetune_batch_size}"
+    return Path(args.work_dir) / "finetune" / f"{name}-{task}-{protocol}-{kind}.json"
+
+
+def _read_cache(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_cache(path: Path, values: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=1))
 
 
 def cached_finetune(
@@ -545,8 +556,8 @@ def cached_finetune(
     """`finetune` on the eval split, its result kept in `<work_dir>/finetune/<name>-<task>-<protocol>-scores.json`
     under (rate, seed): {"metric", "score", "finetune_wall_minutes", "finetune_cpu_minutes"}. A study with another
     rate grid (another results CSV) thus reuses every run whose rate it selects again instead of repeating it."""
-    cache = Path(args.work_dir) / "finetune" / f"{name}-{task}-{_cache_protocol(args, task, pooling)}-scores.json"
-    results = json.loads(cache.read_text()) if cache.is_file() else {}
+    cache = _cache_file(args, name, task, pooling, "scores")
+    results = _read_cache(cache)
     key = f"lr{rate:g}-seed{seed}"
     if key not in results:
         out_dir = Path(args.work_dir) / "finetune" / f"{name}-{task}-seed{seed}"
@@ -558,8 +569,7 @@ def cached_finetune(
             "finetune_wall_minutes": (time.monotonic() - started) / 60,
             "finetune_cpu_minutes": (time.process_time() - cpu) / 60,
         }
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(results, indent=1))
+        _write_cache(cache, results)
     return results[key]
 
 
@@ -573,20 +583,14 @@ def select_learning_rate(
     grid = args.learning_rate_list
     if len(grid) == 1:
         return grid[0], None
-    size = _task_protocol(args, task)[3]
-    cache = (
-        Path(args.work_dir)
-        / "finetune"
-        / f"{name}-{task}-{_cache_protocol(args, task, pooling)}-select{size}-lr-selection.json"
-    )
-    scores = json.loads(cache.read_text()) if cache.is_file() else {}
+    cache = _cache_file(args, name, task, pooling, f"select{_task_protocol(args, task)[3]}-lr-selection")
+    scores = _read_cache(cache)
     for rate in grid:
         if f"{rate:g}" in scores:
             continue
         out_dir = Path(args.work_dir) / "finetune" / f"{name}-{task}-select-lr{rate:g}"
         scores[f"{rate:g}"] = finetune(args, checkpoint, task, 0, paths, out_dir, pooling, rate, split="select")[1]
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(scores, indent=1))
+        _write_cache(cache, scores)
         logger.info(
             "%s %s: learning rate %g scores %.4f on the selection split", name, task, rate, scores[f"{rate:g}"]
         )
