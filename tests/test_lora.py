@@ -8,9 +8,12 @@ import pytest
 import torch
 from _finetuning_helpers import TRAIN_FLAGS, load_script, save_checkpoint, sentiment_rows, write_jsonl
 from conftest import tiny_config
+from packaging.version import Version
 from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModel, TaskType, get_peft_model
+from peft import __version__ as peft_version
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
+from transformers.integrations.peft import MIN_PEFT_VERSION
 
 from seedformer import SeedformerForSequenceClassification, SeedformerForTokenClassification
 from seedformer.finetuning.lora import SEEDFORMER_LORA_TARGET_MODULES, apply_lora
@@ -128,10 +131,6 @@ def test_finetune_with_lora_saves_loadable_adapter_and_matching_merge(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(resaved(**batch).logits.softmax(-1), expected, atol=1e-5, rtol=0)
     # ...because transformers' own adapter methods require the peft its integration names (5.24: 0.22, unreleased)
-    from packaging.version import Version
-    from peft import __version__ as peft_version
-    from transformers.integrations.peft import MIN_PEFT_VERSION
-
     if Version(peft_version) >= Version(MIN_PEFT_VERSION):
         assert loaded["transformers"].active_adapters() == ["default"]
     else:
