@@ -20,10 +20,11 @@ from __future__ import annotations
 import inspect
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from transformers import PreTrainedModel, TrainerCallback
+
+from ..files import write_atomically
 
 # The generated bundle, and the sub-packages it is generated from (in the order their files are generated: the
 # modeling file imports the configuration file).
@@ -73,29 +74,16 @@ def remote_code_files() -> list[Path]:
     return files
 
 
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    # Several processes may save into one folder (one per rank, or parallel jobs): each writes a private temporary
-    # file and renames it over the target, so nobody ever sees a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(
-            tmp, mode
-        )  # mkstemp's file is private (0600); the copy gets the source's permissions, as a copy would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_remote_code(folder: str | os.PathLike) -> list[Path]:
-    """Copy the generated code into `folder` (created if needed), each file atomically. Returns the written paths."""
+    """Copy the generated code into `folder` (created if needed), each file atomically. Returns the written paths.
+
+    Several processes may save into one folder (one per rank, or parallel jobs): none ever sees a half-written file,
+    and each copy keeps its source's permissions."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for source in remote_code_files():
-        _write_atomically(folder / source.name, source.read_bytes(), stat.S_IMODE(source.stat().st_mode))
+        write_atomically(folder / source.name, source.read_bytes(), stat.S_IMODE(source.stat().st_mode))
         written.append(folder / source.name)
     return written
 

@@ -26,6 +26,7 @@ regression baseline on the same labels. `scripts/pretrain_study.py` is the comma
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -279,25 +282,22 @@ def check_one_protocol(args: StudyArguments, rows: list[dict]) -> None:
 
 
 def append_row(path: str | os.PathLike, row: dict) -> None:
+    """Add `row` to the results CSV (created with today's header if missing). The file is replaced in one rename,
+    so a kill mid-write never loses or garbles the rows the study has already paid for; a CSV written before a
+    column existed is rewritten under today's header, and one with a column this version does not know is refused."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.is_file()
-    if not new:
+    old_rows = read_results(path)
+    if path.is_file():
         with open(path, newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
         if unknown := [column for column in header if column not in CSV_FIELDS]:
             raise ValueError(f"{path} has columns this version does not write ({unknown}); give another CSV.")
-        if header != CSV_FIELDS:  # a CSV from before a column existed: rewrite it under today's header first
-            old_rows = read_results(path)
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-                writer.writeheader()
-                writer.writerows({k: r.get(k) or "" for k in CSV_FIELDS} for r in old_rows)
-    with open(path, "a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows({k: r.get(k) or "" for k in CSV_FIELDS} for r in old_rows)
+    writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+    write_atomically(path, text.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -311,12 +311,7 @@ def _read_rows(path: str, txt_as: str | None = None) -> list[dict]:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    tmp.replace(path)
+    write_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def prepare_data(args: StudyArguments) -> dict[str, str]:
@@ -422,7 +417,7 @@ def pretrain_arm(args: StudyArguments, arm: str, budget: float, paths: dict) -> 
         "load_average": float(np.mean(load)),
         "params_non_embedding": _non_embedding_params(out),
     }
-    stats_file.write_text(json.dumps(stats, indent=1))
+    write_atomically(stats_file, json.dumps(stats, indent=1))  # its presence marks the run finished
     return str(out), stats
 
 
@@ -546,8 +541,7 @@ def _read_cache(path: Path) -> dict:
 
 
 def _write_cache(path: Path, values: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=1))
+    write_atomically(path, json.dumps(values, indent=1))  # a kill mid-write must not cost the finetunes it records
 
 
 def cached_finetune(

@@ -234,3 +234,32 @@ def test_results_csv_from_before_a_column_gets_todays_header(tmp_path):
     path.write_text(path.read_text().replace("batch_size", "batch_size,tokens_per_second", 1))
     with pytest.raises(ValueError, match=r"tokens_per_second"):
         append_row(path, {"arm": "cpu_small", "budget_minutes": "3", "task": "imdb", "seed": "2", "score": "0.8"})
+
+
+def test_a_kill_mid_write_loses_no_result(tmp_path, monkeypatch):
+    """The results CSV and the study's caches are replaced in one rename: a run killed while writing leaves the file
+    as it was (every paid-for row and score still readable) and no temporary file behind."""
+    import os
+
+    from seedformer.pretraining import study
+
+    path = tmp_path / "results.csv"
+    study.append_row(path, {"arm": "cpu_small", "budget_minutes": "60", "task": "imdb", "seed": "0", "score": "0.7"})
+    cache = tmp_path / "finetune" / "scores.json"
+    study._write_cache(cache, {"lr0.0005-seed0": {"score": 0.7}})
+    before = path.read_bytes(), cache.read_bytes()
+
+    def killed(*args):
+        raise KeyboardInterrupt  # what a Ctrl-C (or the signal a scheduler sends) raises mid-write
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        study.append_row(path, {"arm": "cpu_small", "budget_minutes": "60", "task": "imdb", "seed": "1"})
+    with pytest.raises(KeyboardInterrupt):
+        study._write_cache(cache, {"lr0.0005-seed0": {"score": 0.7}, "lr0.0005-seed1": {"score": 0.8}})
+    monkeypatch.undo()
+    assert (path.read_bytes(), cache.read_bytes()) == before
+    assert [row["seed"] for row in read_results(path)] == ["0"]
+    assert not list(tmp_path.rglob("*.tmp"))
+    study.append_row(path, {"arm": "cpu_small", "budget_minutes": "60", "task": "imdb", "seed": "1", "score": "0.8"})
+    assert [(row["seed"], row["score"]) for row in read_results(path)] == [("0", "0.7"), ("1", "0.8")]
