@@ -286,11 +286,12 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
     so a kill mid-write never loses or garbles the rows the study has already paid for; a CSV written before a
     column existed is rewritten under today's header, and one with a column this version does not know is refused."""
     path = Path(path)
-    old_rows = read_results(path)
+    old_rows = []
     if path.is_file():
         with open(path, newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), [])
-        if unknown := [column for column in header if column not in CSV_FIELDS]:
+            reader = csv.DictReader(handle)
+            old_rows = list(reader)
+        if unknown := [column for column in reader.fieldnames or [] if column not in CSV_FIELDS]:
             raise ValueError(f"{path} has columns this version does not write ({unknown}); give another CSV.")
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
